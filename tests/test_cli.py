@@ -1,0 +1,40 @@
+"`artdiff` as a user runs it: help, version, the sheet, and one-line errors that write nothing."
+import pytest
+from PIL import Image
+import artdiff_nb
+from conftest import artdiff
+
+def test_help_and_version():
+    r = artdiff('--help')
+    assert r.returncode == 0 and 'sheet' in r.stdout
+    r = artdiff('--version')
+    assert r.returncode == 0 and r.stdout.strip() == f"artdiff_nb {artdiff_nb.__version__}"
+    r = artdiff('sheet', '--help')
+    assert r.returncode == 0 and '--n-per-style' in r.stdout
+
+def test_sheet_writes_png(tmp_path):
+    out = tmp_path/'sub'/'sheet.png'
+    r = artdiff('sheet', '--out', out, '--size', '32', '--n-per-style', '3', '--dpi', '60')
+    assert r.returncode == 0, r.stderr
+    assert 'wrote' in r.stdout
+    with Image.open(out) as im: assert im.format == 'PNG' and im.width > 100 and im.height > 400
+    assert not list(out.parent.glob('*.tmp'))
+
+@pytest.mark.parametrize('args, msg', [
+    (['--size', '4'], 'size must be >= 8'),
+    (['--size', 'big'], "invalid int value: 'big'"),
+    (['--n-per-style', '0'], 'n_per_style must be >= 1'),
+    (['--styles', 'Fauvism'], "unknown style 'Fauvism'"),
+    (['--out', 'x.jpg'], '--out must end in .png'),
+    (['--nonsense'], 'unrecognized arguments'),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, msg):
+    args = args if '--out' in args else args + ['--out', tmp_path/'s.png']
+    r = artdiff('sheet', *args, cwd=tmp_path)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and msg in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+def test_unknown_command():
+    r = artdiff('paint')
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
