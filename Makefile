@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test export clean-nbs
+.PHONY: install demo sheet test export
 
 $(STAMP): pyproject.toml requirements/constraints.txt tools/install.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,7 +14,16 @@ $(STAMP): pyproject.toml requirements/constraints.txt tools/install.py
 
 install: $(STAMP)
 
+# The main job: train the CPU preset on procedural art for a few minutes, then draw captions it never saw.
+# Run again, it continues the same run instead of starting over (raise DEMO_STEPS to train longer).
+DEMO_RUN ?= runs/procart-cpu
+DEMO_STEPS ?= 200
 demo: $(STAMP)
+	if [ -f $(DEMO_RUN)/checkpoints/latest ]; then $(BIN)/artdiff train --resume $(DEMO_RUN) --max-steps $(DEMO_STEPS); \
+	else $(BIN)/artdiff train --preset procart-cpu --max-steps $(DEMO_STEPS) --output-folder $(DEMO_RUN); fi
+	$(BIN)/artdiff generate --model-path $(DEMO_RUN) --captions-file examples/unseen_captions.txt --out $(DEMO_RUN)/generated_grid.png
+
+sheet: $(STAMP)
 	$(BIN)/artdiff sheet --out runs/procart_sheet.png
 
 test: $(STAMP)

@@ -38,3 +38,11 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, args, msg):
 def test_unknown_command():
     r = artdiff('paint')
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+def test_example_captions_are_unseen_by_the_default_stream(root):
+    "The README's demo draws captions the CPU preset never trains on (checked over its first 100,000 paintings)."
+    from artdiff_nb.procart import sample_painting
+    caps = [l.strip() for l in (root / 'examples' / 'unseen_captions.txt').read_text().splitlines() if l.strip()]
+    assert len(caps) == 8
+    seen = {sample_painting(0, i).caption for i in range(100_000)}
+    assert not seen & set(caps)
