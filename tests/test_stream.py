@@ -20,7 +20,7 @@ def start_stream(*args, port=None):
 
 def stop(p):
     if p.poll() is None:
-        p.send_signal(signal.SIGINT)
+        p.send_signal(signal.SIGTERM)
         try: p.wait(10)
         except subprocess.TimeoutExpired: p.kill(); p.wait()
 

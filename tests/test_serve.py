@@ -1,0 +1,140 @@
+"""`artdiff serve` on a free loopback port with a small trained run: EIR's payload decoded as EIR does, 16 clients at
+once batched together, a 4xx with a message for every bad input (never a 500), the request example and the grid."""
+import base64, io, json, os, signal, subprocess, sys, threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from conftest import BIN, ROOT, artdiff, free_port, wait_port, run as run_cmd
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    from artdiff_nb.config import TrainConfig
+    from artdiff_nb.train import train
+    d = tmp_path_factory.mktemp('serve')
+    cfg = TrainConfig(output_folder=str(d / 'run'), batch_size=8, valid_size=8, max_steps=4, checkpoint_interval=4, sample_interval=4,
+                      image_size=16, widths=(16, 32), blocks_per_level=1, attn_levels=(1,), cross_attn_levels=(1,), head_dim=16,
+                      embedding_dim=32, num_layers=1, num_heads=2, n_sample_captions=2, vocab_sample=200,
+                      diffusion_sampler='dpm++2m', diffusion_inference_steps=4, guidance_scale=2.0)
+    return train(cfg, progress=False)
+
+def serve(run, *extra):
+    port = free_port()
+    p = subprocess.Popen([str(BIN / 'artdiff'), 'serve', '--model-path', str(run), '--port', str(port), *map(str, extra)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_port(port, p)
+    return p, f'http://127.0.0.1:{port}'
+
+@pytest.fixture(scope='module')
+def server(trained):
+    p, url = serve(trained)
+    yield url
+    p.send_signal(signal.SIGTERM)
+    try: p.wait(15)
+    except subprocess.TimeoutExpired: p.kill(); p.wait()
+
+def png_b64(size=(20, 10)):
+    b = io.BytesIO(); Image.new('RGB', size, (200, 30, 30)).save(b, 'PNG'); return base64.b64encode(b.getvalue()).decode()
+
+def eir_decode(b64, shape):      # EIR's decoder, as its request example writes it
+    arr = np.frombuffer(base64.b64decode(b64), dtype=np.float32).reshape(shape)
+    return arr, (np.clip(arr.transpose(1, 2, 0), 0, 1) * 255).astype(np.uint8)
+
+def test_eir_payload_round_trip(server):
+    payload = [{'caption': 'Gustav Klimt / Whispers of Gold / Symbolism / portrait / 1904', 'image': png_b64()},
+               {'caption': 'Frida Kahlo / Wounded Deer / Surrealism / self-portrait / None', 'image': png_b64()}]
+    r = requests.post(f'{server}/predict', json=payload, timeout=120)
+    assert r.status_code == 200, r.text
+    res = r.json()['result']
+    assert len(res) == 2
+    for x in res:
+        arr, img = eir_decode(x['image'], (3, 16, 16))
+        assert arr.dtype == np.float32 and arr.min() >= 0 and arr.max() <= 1 and img.shape == (16, 16, 3)
+        assert Image.open(io.BytesIO(base64.b64decode(x['png']))).size == (16, 16) and isinstance(x['seed'], int)
+    info = requests.get(f'{server}/info', timeout=10).json()
+    assert info['image']['size'] == 16 and info['vocabulary']['size'] > 3 and info['defaults']['sampler'] == 'dpm++2m'
+    assert requests.get(f'{server}/health', timeout=10).json()['status'] == 'ok'
+    assert requests.get(f'{server}/openapi.json', timeout=10).json()['paths']['/predict']
+
+def test_sixteen_clients_at_once_are_batched(server):
+    before = requests.get(f'{server}/health', timeout=10).json()
+    out = []
+    def one(i):
+        r = requests.post(f'{server}/predict', json=[{'caption': f'Claude Monet / Study {i} / Impressionism / landscape / 1890'}],
+                          params={'seed': i}, timeout=300)
+        out.append((r.status_code, r.json()['result'][0]['seed']))
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    assert sorted(out) == [(200, i) for i in range(16)]
+    after = requests.get(f'{server}/health', timeout=10).json()
+    assert after['images'] - before['images'] == 16 and after['sampler_calls'] - before['sampler_calls'] < 16
+
+BAD = [
+    ('[]', {}, 422, 'at least 1'),
+    (json.dumps([{'caption': ''}]), {}, 422, 'at least 1 character'),
+    (json.dumps([{'caption': '   '}]), {}, 422, 'at least 1 character'),
+    (json.dumps([{'caption': 'x' * 100_000}]), {}, 422, 'at most 1000'),
+    (json.dumps([{'caption': 12}]), {}, 422, 'valid string'),
+    (json.dumps([{'caption': None}]), {}, 422, 'valid string'),
+    (json.dumps([{'image': 'abc'}]), {}, 422, 'caption'),
+    (json.dumps({'caption': 'x'}), {}, 422, 'list'),
+    (json.dumps('x'), {}, 422, 'list'),
+    ('{"caption": ', {}, 422, 'malformed JSON'),
+    ('not json at all', {}, 422, 'malformed JSON'),
+    (json.dumps([{'caption': 'x'}] * 33), {}, 422, 'at most 32'),
+    (json.dumps([{'caption': 'x'}]), {'steps': 0}, 422, 'steps'),
+    (json.dumps([{'caption': 'x'}]), {'steps': 5000}, 422, 'steps'),
+    (json.dumps([{'caption': 'x'}]), {'steps': 'many'}, 422, 'steps'),
+    (json.dumps([{'caption': 'x'}]), {'guidance_scale': 'nan'}, 422, 'guidance_scale'),
+    (json.dumps([{'caption': 'x'}]), {'guidance_scale': 'inf'}, 422, 'guidance_scale'),
+    (json.dumps([{'caption': 'x'}]), {'guidance_scale': -1}, 422, 'guidance_scale'),
+    (json.dumps([{'caption': 'x'}]), {'eta': 'NaN'}, 422, 'eta'),
+    (json.dumps([{'caption': 'x'}]), {'eta': 2}, 422, 'eta'),
+    (json.dumps([{'caption': 'x'}]), {'sampler': 'euler'}, 422, 'sampler'),
+    (json.dumps([{'caption': 'x'}]), {'seed': -1}, 422, 'seed'),
+    (json.dumps([{'caption': 'x'}]), {'n_images': 100}, 422, 'n_images'),
+    (json.dumps([{'caption': 'x' * 900}] * 32) + ' ' * 1_000_000, {}, 413, 'larger than'),
+]
+
+@pytest.mark.parametrize('body, params, code, msg', BAD, ids=[f'{i}-{c}' for i, (_, _, c, _) in enumerate(BAD)])
+def test_bad_input_is_4xx_with_a_message(server, body, params, code, msg):
+    r = requests.post(f'{server}/predict', data=body, params=params, headers={'content-type': 'application/json'}, timeout=60)
+    assert r.status_code == code and msg in r.json()['detail'], (r.status_code, r.text[:300])
+
+def test_wrong_method_and_path(server):
+    assert requests.get(f'{server}/predict', timeout=10).status_code == 405
+    assert requests.get(f'{server}/nothing', timeout=10).status_code == 404
+
+def test_bad_model_path_fails_at_start(tmp_path):
+    r = artdiff('serve', '--model-path', tmp_path / 'missing', '--port', str(free_port()))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and 'does not exist' in r.stderr
+    (tmp_path / 'half').mkdir()
+    r = artdiff('serve', '--model-path', tmp_path / 'half', '--port', str(free_port()))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+
+def test_timeout_is_503_with_a_message(trained):
+    p, url = serve(trained, '--timeout', '0.2')
+    try:
+        r = requests.post(f'{url}/predict', json=[{'caption': 'x'}] * 8, params={'steps': 1000, 'n_images': 4}, timeout=300)
+        assert r.status_code == 503 and 'timed out' in r.json()['detail']
+        assert requests.get(f'{url}/health', timeout=30).status_code == 200
+    finally:
+        p.send_signal(signal.SIGTERM); p.wait(120)
+
+def test_request_example_and_grid(server, trained, tmp_path):
+    r = run_cmd(sys.executable, ROOT / 'examples' / 'request_example.py', '--url', server, '--out-dir', tmp_path / 'gen')
+    assert r.returncode == 0, r.stderr[-1500:]
+    pngs = sorted((tmp_path / 'gen').glob('image_*.png'))
+    assert len(pngs) == 4 and Image.open(pngs[0]).size == (64, 64)
+    caps = tmp_path / 'caps.txt'; caps.write_text('\n'.join(f'Claude Monet / Study {i} / Impressionism / landscape / 1890' for i in range(10)))
+    for src in (['--url', server], ['--model-path', trained]):
+        out = tmp_path / 'caption_guided_diffusion_grid.png'
+        r = artdiff('grid', *src, '--captions-file', caps, '--steps', '3', '--out', out)
+        assert r.returncode == 0 and out.exists(), r.stderr[-1500:]
+        assert Image.open(out).size[0] > 400; out.unlink()
+    r = artdiff('grid', '--url', 'http://127.0.0.1:9', '--caption', 'x')
+    assert r.returncode == 2 and 'cannot reach' in r.stderr
