@@ -358,6 +358,7 @@ d = { 'settings': { 'branch': 'main',
                                  'artdiff_nb.unet._Level.forward': ('unet.html#_level.forward', 'artdiff_nb/unet.py'),
                                  'artdiff_nb.unet._groups': ('unet.html#_groups', 'artdiff_nb/unet.py'),
                                  'artdiff_nb.unet._zero': ('unet.html#_zero', 'artdiff_nb/unet.py'),
+                                 'artdiff_nb.unet.cross_attention_maps': ('unet.html#cross_attention_maps', 'artdiff_nb/unet.py'),
                                  'artdiff_nb.unet.n_params': ('unet.html#n_params', 'artdiff_nb/unet.py'),
                                  'artdiff_nb.unet.timestep_embedding': ('unet.html#timestep_embedding', 'artdiff_nb/unet.py'),
                                  'artdiff_nb.unet.train_gflop_per_image': ('unet.html#train_gflop_per_image', 'artdiff_nb/unet.py')}}}
