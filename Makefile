@@ -27,7 +27,7 @@ sheet: $(STAMP)
 	$(BIN)/artdiff sheet --out runs/procart_sheet.png
 
 test: $(STAMP)
-	$(BIN)/nbdev-test --n-workers 2
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2  # one thread each: two notebooks at once on two cores, never oversubscribed
 	$(BIN)/nbdev-test index.ipynb
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
