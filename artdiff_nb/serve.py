@@ -8,7 +8,7 @@ Docs: https://artdiff.github.io/artdiff_nb/serve.html.md"""
 __all__ = ['MAX_ITEMS', 'MAX_CAPTION_CHARS', 'MAX_BODY_BYTES', 'MAX_IMAGES_PER_CAPTION', 'Options', 'float_image_b64', 'png_b64',
            'decode_eir_image', 'Batcher', 'PredictItem', 'create_app']
 
-# %% ../nbs/40_serve.ipynb #ec11a159
+# %% ../nbs/40_serve.ipynb #d39ab058
 import asyncio, base64, io, re, threading, time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,7 +25,7 @@ import artdiff_nb
 from .core import check_int, check_float
 from .samplers import SAMPLERS
 
-# %% ../nbs/40_serve.ipynb #eb21fe7f
+# %% ../nbs/40_serve.ipynb #09dc0dd7
 MAX_ITEMS, MAX_CAPTION_CHARS, MAX_BODY_BYTES, MAX_IMAGES_PER_CAPTION = 32, 1000, 1_000_000, 8
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Options:
 
 def float_image_b64(img: np.ndarray) -> str:
     "EIR's image encoding: base64 of float32 C x H x W in [0, 1], from a uint8 H x W x C image."
-    return base64.b64encode(np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32).__truediv__(255.0).astype(np.float32).tobytes()).decode()
+    return base64.b64encode((img.transpose(2, 0, 1).astype(np.float32) / 255.0).tobytes()).decode()
 
 def png_b64(img: np.ndarray) -> str:
     from PIL import Image
@@ -49,7 +49,7 @@ def decode_eir_image(b64: str, shape) -> np.ndarray:
     arr = np.frombuffer(base64.b64decode(b64), dtype=np.float32).reshape(shape)
     return (np.clip(arr.transpose(1, 2, 0), 0, 1) * 255).astype(np.uint8)
 
-# %% ../nbs/40_serve.ipynb #857820ca
+# %% ../nbs/40_serve.ipynb #177dfbe8
 @dataclass
 class _Job:
     captions: list
@@ -107,7 +107,7 @@ class Batcher:
                         if not j.future.done(): j.future.set_result(imgs[i:i + len(j.captions)])
                         i += len(j.captions)
 
-# %% ../nbs/40_serve.ipynb #9c595cde
+# %% ../nbs/40_serve.ipynb #28d3a2b9
 class PredictItem(BaseModel):
     "One item of EIR's request body."
     caption: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CAPTION_CHARS)] = Field(

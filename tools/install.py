@@ -15,7 +15,15 @@ name = lambda r: r.split('>')[0].split('<')[0].split('=')[0].split('[')[0].strip
 rest = [r for r in reqs if name(r) != 'fastai']
 pins = {name(l): l.strip() for l in cons.read_text().splitlines() if l.strip() and not l.startswith('#')}
 pip = [sys.executable, '-m', 'pip', 'install', '--quiet']
-subprocess.run(pip + ['-c', str(cons), pins['torch']], check=True)  # first, so nothing drags in another torch
-subprocess.run(pip + ['-c', str(cons)] + rest, check=True)
-subprocess.run(pip + ['--no-deps', pins['fastai']], check=True)
-subprocess.run(pip + ['--no-deps', '-e', str(root)], check=True)
+
+def run(args, what):
+    print(f"installing {what} ...", flush=True)
+    r = subprocess.run(pip + args, stderr=subprocess.PIPE, text=True)
+    noise = 'is neither a file nor a directory'             # a machine's pip config naming absent local indexes
+    sys.stderr.write(''.join(l for l in r.stderr.splitlines(keepends=True) if noise not in l))
+    if r.returncode: sys.exit(f"pip failed installing {what} (exit {r.returncode})")
+
+run(['-c', str(cons), pins['torch']], pins['torch'])         # first, so nothing drags in another torch
+run(['-c', str(cons)] + rest, "artdiff_nb's requirements")
+run(['--no-deps', pins['fastai']], f"{pins['fastai']} (without torchvision)")
+run(['--no-deps', '-e', str(root)], 'artdiff_nb (editable)')
