@@ -191,3 +191,13 @@ def test_stream_cli_errors(tmp_path):
     assert r.returncode == 2 and 'no parquet files' in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = artdiff('stream', '--image-size', '4')
     assert r.returncode == 2 and 'image-size' in r.stderr
+
+def test_parquet_augment_mirrors_some_images(tmp_path):
+    from artdiff_nb.stream import ParquetSource
+    art, _ = write_fixtures(tmp_path)
+    plain = ParquetSource(art, image_size=32, loop=False).samples(100)
+    aug = ParquetSource(art, image_size=32, loop=False, augment=True, seed=1).samples(100)
+    assert [s.caption for s in plain] == [s.caption for s in aug]
+    flipped = [(a.image == p.image[:, ::-1]).all() and not (a.image == p.image).all() for a, p in zip(aug, plain)]
+    kept = [(a.image == p.image).all() for a, p in zip(aug, plain)]
+    assert any(flipped) and any(kept) and all(f or k for f, k in zip(flipped, kept))
