@@ -3,18 +3,19 @@ side by side with the probe's accuracy on real procedural paintings of the same 
 Run: `.venv/bin/python bench/quality.py --model-path runs/procart-cpu [--per-style 8]`."""
 import argparse
 import numpy as np
-from artdiff_nb.procart import ProcArt, StyleProbe, STYLES, sample_painting, render
+from artdiff_nb.procart import ProcArt, STYLES, sample_painting, render
+from artdiff_nb.metrics import StyleProbe
 from artdiff_nb.train import load_run
 
 def main(model_path, per_style=8, seed=5):
     run = load_run(model_path)
-    probe = StyleProbe(size=run.cfg.image_size)
+    probe = StyleProbe(size=run.cfg.unet.image_size)
     ps = [sample_painting(seed, i, [s]) for s in STYLES for i in range(per_style)]
     caps, styles = [p.caption for p in ps], [p.style for p in ps]
-    real = np.stack([render(p, run.cfg.image_size) for p in ps])
+    real = np.stack([render(p, run.cfg.unet.image_size) for p in ps])
     gen = np.concatenate([run.generate(caps[i:i + 16], seed=1000 + i) for i in range(0, len(caps), 16)])
     pred = probe.predict(gen)
-    print(f"run: {run}; sampling: {run.cfg.diffusion_sampler}, {run.cfg.diffusion_inference_steps} steps, guidance {run.cfg.guidance_scale}")
+    print(f"run: {run}; sampling: {run.sampling.sampler}, {run.sampling.steps} steps, guidance {run.sampling.guidance_scale}")
     print('| style | generated images with the caption\'s style |')
     print('|---|---|')
     for s in STYLES:

@@ -23,10 +23,11 @@ class DiffusersDenoiser(torch.nn.Module):
         from diffusers import UNet2DConditionModel
         self.encoder = ours.encoder
         self.unet = UNet2DConditionModel(
-            sample_size=cfg.image_size, in_channels=3, out_channels=3, block_out_channels=cfg.widths, layers_per_block=cfg.blocks_per_level,
+            sample_size=cfg.unet.image_size, in_channels=3, out_channels=3, block_out_channels=cfg.unet.widths,
+            layers_per_block=cfg.unet.blocks_per_level,
             down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D'),
             up_block_types=('CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'UpBlock2D'),
-            cross_attention_dim=cfg.embedding_dim, attention_head_dim=cfg.head_dim, norm_num_groups=8)
+            cross_attention_dim=cfg.encoder.embedding_dim, attention_head_dim=cfg.unet.head_dim, norm_num_groups=8)
     def forward(self, x, t, ids):
         ctx, mask, _ = self.encoder(ids)
         return self.unet(x, t, encoder_hidden_states=ctx, encoder_attention_mask=mask).sample

@@ -1,6 +1,11 @@
-import os, subprocess, sys
+import io, json, os, signal, subprocess, sys
 from pathlib import Path
+
+import numpy as np
+import pyarrow as pa, pyarrow.parquet as pq
 import pytest
+import yaml
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -31,3 +36,96 @@ def wait_port(port: int, proc=None, timeout: float = 60) -> None:
             if s.connect_ex(('127.0.0.1', port)) == 0: return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listening on port {port}")
+
+# ---- training configs
+def tiny_config(folder, **changes):
+    "A `TrainConfig` small enough to train in seconds: 16 px, a two-level UNet, a one-layer caption encoder."
+    from artdiff_nb.config import TrainConfig
+    from artdiff_nb.data import DataConfig
+    from artdiff_nb.encoder import EncoderConfig
+    from artdiff_nb.unet import UNetConfig
+    base = TrainConfig(output_folder=str(folder), max_steps=10, checkpoint_interval=5, sample_interval=5, n_sample_captions=2,
+                       data=DataConfig(batch_size=8, valid_size=8, vocab_sample=200),
+                       unet=UNetConfig(image_size=16, widths=(16, 32), blocks_per_level=1, attn_levels=(1,), cross_attn_levels=(1,), head_dim=16),
+                       encoder=EncoderConfig(embedding_dim=32, num_layers=1, num_heads=2))
+    return base.replace(**changes)
+
+def write_configs(d: Path, iterations=30, interval=5, **globals_extra):
+    "A tiny run in EIR's five files: 16 px, a two-level UNet, a one-layer caption encoder."
+    d.mkdir(parents=True, exist_ok=True)
+    g = {'basic_experiment': {'output_folder': str(d / 'run'), 'batch_size': 8, 'valid_size': 16, 'iterations': iterations},
+         'optimization': {'lr': 0.002}, 'lr_schedule': {'warmup_steps': 5},
+         'evaluation_checkpoint': {'checkpoint_interval': interval, 'sample_interval': interval, 'n_saved_models': 2, 'log_interval': 1},
+         'training': {'ema_decay': 0.9, 'n_sample_captions': 2}}
+    for k, v in globals_extra.items(): g[k] = v
+    files = {
+        'globals.yaml': g,
+        'inputs_image.yaml': {'input_info': {'input_source': 'procart', 'input_name': 'image', 'input_type': 'image'},
+                              'input_type_info': {'size': [16]}},
+        'inputs_caption.yaml': {'input_info': {'input_source': 'procart', 'input_name': 'caption', 'input_type': 'sequence'},
+                                'input_type_info': {'max_length': 64, 'min_freq': 2, 'vocab_sample': 300},
+                                'model_config': {'embedding_dim': 32, 'model_init_config': {'num_layers': 1, 'num_heads': 2}}},
+        'fusion.yaml': {'model_type': 'pass-through'},
+        'output_image.yaml': {'output_info': {'output_name': 'image', 'output_type': 'image'},
+                              'output_type_info': {'loss': 'diffusion', 'prediction_type': 'v_prediction'},
+                              'model_config': {'model_type': 'unet', 'model_init_config': {
+                                  'widths': [16, 32], 'blocks_per_level': 1, 'attn_levels': [1], 'cross_attn_levels': [1], 'head_dim': 16}},
+                              'sampling_config': {'diffusion_sampler': 'dpm++2m', 'diffusion_inference_steps': 5, 'guidance_scale': 1.5}},
+    }
+    for name, body in files.items(): (d / name).write_text(yaml.safe_dump(body))
+    return ['--global_configs', d / 'globals.yaml', '--input_configs', d / 'inputs_image.yaml', d / 'inputs_caption.yaml',
+            '--fusion_configs', d / 'fusion.yaml', '--output_configs', d / 'output_image.yaml']
+
+
+# ---- the stream: a server process and EIR's client messages
+def start_stream(*args, port=None):
+    port = port or free_port()
+    p = subprocess.Popen([str(BIN / 'artdiff'), 'stream', '--port', str(port), *map(str, args)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_port(port, p)
+    return p, port
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try: p.wait(10)
+        except subprocess.TimeoutExpired: p.kill(); p.wait()
+
+def hello(ws, version='1.0', worker_id=0):
+    ws.send(json.dumps({'type': 'handshake', 'version': version, 'worker_id': worker_id}))
+    return json.loads(ws.recv(timeout=10))
+
+def ask(ws, typ, payload=None):
+    ws.send(json.dumps({'type': typ, **({'payload': payload} if payload is not None else {})}))
+    return json.loads(ws.recv(timeout=30))
+
+
+# ---- parquet in both Hub schemas
+def jpeg(w, h, seed):
+    b = io.BytesIO(); Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(b, 'JPEG')
+    return b.getvalue()
+
+def write_fixtures(d: Path):
+    "Artificio-like and huggan-like shards: varied sizes and aspect ratios, corrupt images, missing fields."
+    img = pa.struct([('bytes', pa.binary()), ('path', pa.string())])
+    art = d / 'artificio' / 'data'; art.mkdir(parents=True)
+    rows = dict(image=[], title=[], artist=[], date=[], genre=[], style=[])
+    for i, (w, h) in enumerate([(300, 200), (64, 400), (50, 50), (640, 480), (20, 90), (200, 200)]):
+        rows['image'].append({'bytes': b'not an image' if i == 2 else jpeg(w, h, i), 'path': f'{i}.jpg'})
+        rows['title'].append(None if i == 3 else f'Starry Night {i}'); rows['artist'].append('vincent-van-gogh')
+        rows['date'].append(['1889', 'c.1890', None, '1905-1910', '', '1888'][i]); rows['genre'].append(None if i == 4 else 'landscape')
+        rows['style'].append('Post_Impressionism')
+    pq.write_table(pa.table({k: pa.array(v, type=img if k == 'image' else pa.string()) for k, v in rows.items()}), art / 'train-00000-of-00002.parquet')
+    pq.write_table(pa.table({k: pa.array(v[:2], type=img if k == 'image' else pa.string()) for k, v in rows.items()}), art / 'train-00001-of-00002.parquet')
+    hug = d / 'huggan'; (hug / 'data').mkdir(parents=True)
+    t = pa.table({'image': pa.array([{'bytes': jpeg(120, 80, 9), 'path': None}, {'bytes': jpeg(80, 120, 8), 'path': None},
+                                     {'bytes': b'\x89PNG broken', 'path': None}], type=img),
+                  'artist': [1, 0, 1], 'genre': [0, 1, 1], 'style': [1, 0, 1]})
+    pq.write_table(t, hug / 'data' / 'train-00000-of-00001.parquet')
+    (hug / 'README.md').write_text("---\ndataset_info:\n  features:\n  - name: image\n    dtype: image\n"
+        "  - name: artist\n    dtype:\n      class_label:\n        names:\n          '0': Unknown Artist\n          '1': claude-monet\n"
+        "  - name: genre\n    dtype:\n      class_label:\n        names:\n          '0': abstract_painting\n          '1': cityscape\n"
+        "  - name: style\n    dtype:\n      class_label:\n        names:\n          '0': Abstract_Expressionism\n          '1': Color_Field_Painting\n"
+        "---\n# WikiArt\n")
+    return art.parent, hug
+

@@ -9,8 +9,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
-from conftest import BIN, free_port, wait_port
-from test_stream import write_fixtures, hello, ask, stop
+from conftest import BIN, free_port, wait_port, write_fixtures, hello, ask, stop
 from websockets.sync.client import connect
 
 REPO, SHA = 'artdiff/wikiart-mini', 'a' * 40
@@ -65,7 +64,7 @@ def hub(tmp_path):
 
 def test_hf_source_reads_through_huggingface_hub(hub):
     from huggingface_hub import HfFileSystem
-    from artdiff_nb.stream import ParquetSource
+    from artdiff_nb.sources import ParquetSource
     url, log = hub
     src = ParquetSource(f'hf://datasets/{REPO}', image_size=32, fs=HfFileSystem(endpoint=url, token=False), loop=False)
     got = src.samples(100)

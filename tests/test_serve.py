@@ -8,17 +8,15 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import BIN, ROOT, artdiff, free_port, wait_port, run as run_cmd
+from conftest import BIN, ROOT, artdiff, free_port, wait_port, tiny_config, run as run_cmd
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
-    from artdiff_nb.config import TrainConfig
     from artdiff_nb.train import train
     d = tmp_path_factory.mktemp('serve')
-    cfg = TrainConfig(output_folder=str(d / 'run'), batch_size=8, valid_size=8, max_steps=4, checkpoint_interval=4, sample_interval=4,
-                      image_size=16, widths=(16, 32), blocks_per_level=1, attn_levels=(1,), cross_attn_levels=(1,), head_dim=16,
-                      embedding_dim=32, num_layers=1, num_heads=2, n_sample_captions=2, vocab_sample=200,
-                      diffusion_sampler='dpm++2m', diffusion_inference_steps=4, guidance_scale=2.0)
+    cfg = tiny_config(d / 'run', max_steps=4, checkpoint_interval=4, sample_interval=4, n_sample_captions=2,
+                      data={'batch_size': 8, 'valid_size': 8, 'vocab_sample': 200},
+                      sampling={'sampler': 'dpm++2m', 'steps': 4, 'guidance_scale': 2.0})
     return train(cfg, progress=False)
 
 def serve(run, *extra):

@@ -4,39 +4,17 @@ import io, json, os, signal, subprocess, threading, time
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa, pyarrow.parquet as pq
 import pytest
 from PIL import Image
 from websockets.sync.client import connect
 
-from conftest import BIN, artdiff, free_port, wait_port
-
-def start_stream(*args, port=None):
-    port = port or free_port()
-    p = subprocess.Popen([str(BIN / 'artdiff'), 'stream', '--port', str(port), *map(str, args)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_port(port, p)
-    return p, port
-
-def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try: p.wait(10)
-        except subprocess.TimeoutExpired: p.kill(); p.wait()
+from conftest import BIN, artdiff, free_port, wait_port, start_stream, stop, hello, ask, write_fixtures
 
 @pytest.fixture
 def server():
     p, port = start_stream('--image-size', '32')
     yield port
     stop(p)
-
-def hello(ws, version='1.0', worker_id=0):
-    ws.send(json.dumps({'type': 'handshake', 'version': version, 'worker_id': worker_id}))
-    return json.loads(ws.recv(timeout=10))
-
-def ask(ws, typ, payload=None):
-    ws.send(json.dumps({'type': typ, **({'payload': payload} if payload is not None else {})}))
-    return json.loads(ws.recv(timeout=30))
 
 def test_every_message_type(server):
     with connect(f'ws://127.0.0.1:{server}/ws', max_size=None) as ws:
@@ -112,36 +90,8 @@ def test_training_source_waits_out_a_server_restart():
         if 'p' in box: stop(box['p'])
 
 # ---- parquet in both Hub schemas
-def jpeg(w, h, seed):
-    b = io.BytesIO(); Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(b, 'JPEG')
-    return b.getvalue()
-
-def write_fixtures(d: Path):
-    "Artificio-like and huggan-like shards: varied sizes and aspect ratios, corrupt images, missing fields."
-    img = pa.struct([('bytes', pa.binary()), ('path', pa.string())])
-    art = d / 'artificio' / 'data'; art.mkdir(parents=True)
-    rows = dict(image=[], title=[], artist=[], date=[], genre=[], style=[])
-    for i, (w, h) in enumerate([(300, 200), (64, 400), (50, 50), (640, 480), (20, 90), (200, 200)]):
-        rows['image'].append({'bytes': b'not an image' if i == 2 else jpeg(w, h, i), 'path': f'{i}.jpg'})
-        rows['title'].append(None if i == 3 else f'Starry Night {i}'); rows['artist'].append('vincent-van-gogh')
-        rows['date'].append(['1889', 'c.1890', None, '1905-1910', '', '1888'][i]); rows['genre'].append(None if i == 4 else 'landscape')
-        rows['style'].append('Post_Impressionism')
-    pq.write_table(pa.table({k: pa.array(v, type=img if k == 'image' else pa.string()) for k, v in rows.items()}), art / 'train-00000-of-00002.parquet')
-    pq.write_table(pa.table({k: pa.array(v[:2], type=img if k == 'image' else pa.string()) for k, v in rows.items()}), art / 'train-00001-of-00002.parquet')
-    hug = d / 'huggan'; (hug / 'data').mkdir(parents=True)
-    t = pa.table({'image': pa.array([{'bytes': jpeg(120, 80, 9), 'path': None}, {'bytes': jpeg(80, 120, 8), 'path': None},
-                                     {'bytes': b'\x89PNG broken', 'path': None}], type=img),
-                  'artist': [1, 0, 1], 'genre': [0, 1, 1], 'style': [1, 0, 1]})
-    pq.write_table(t, hug / 'data' / 'train-00000-of-00001.parquet')
-    (hug / 'README.md').write_text("---\ndataset_info:\n  features:\n  - name: image\n    dtype: image\n"
-        "  - name: artist\n    dtype:\n      class_label:\n        names:\n          '0': Unknown Artist\n          '1': claude-monet\n"
-        "  - name: genre\n    dtype:\n      class_label:\n        names:\n          '0': abstract_painting\n          '1': cityscape\n"
-        "  - name: style\n    dtype:\n      class_label:\n        names:\n          '0': Abstract_Expressionism\n          '1': Color_Field_Painting\n"
-        "---\n# WikiArt\n")
-    return art.parent, hug
-
 def test_parquet_sources_map_both_schemas(tmp_path):
-    from artdiff_nb.stream import ParquetSource
+    from artdiff_nb.sources import ParquetSource
     art, hug = write_fixtures(tmp_path)
     s = ParquetSource(art, image_size=32, loop=False)
     got = s.samples(100)
@@ -193,7 +143,7 @@ def test_stream_cli_errors(tmp_path):
     assert r.returncode == 2 and 'image-size' in r.stderr
 
 def test_parquet_augment_mirrors_some_images(tmp_path):
-    from artdiff_nb.stream import ParquetSource
+    from artdiff_nb.sources import ParquetSource
     art, _ = write_fixtures(tmp_path)
     plain = ParquetSource(art, image_size=32, loop=False).samples(100)
     aug = ParquetSource(art, image_size=32, loop=False, augment=True, seed=1).samples(100)

@@ -8,33 +8,7 @@ import yaml
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import BIN, artdiff
-
-def write_configs(d: Path, iterations=30, interval=5, **globals_extra):
-    "A tiny run in EIR's five files: 16 px, a two-level UNet, a one-layer caption encoder."
-    d.mkdir(parents=True, exist_ok=True)
-    g = {'basic_experiment': {'output_folder': str(d / 'run'), 'batch_size': 8, 'valid_size': 16, 'iterations': iterations},
-         'optimization': {'lr': 0.002}, 'lr_schedule': {'warmup_steps': 5},
-         'evaluation_checkpoint': {'checkpoint_interval': interval, 'sample_interval': interval, 'n_saved_models': 2, 'log_interval': 1},
-         'training': {'ema_decay': 0.9, 'n_sample_captions': 2}}
-    for k, v in globals_extra.items(): g[k] = v
-    files = {
-        'globals.yaml': g,
-        'inputs_image.yaml': {'input_info': {'input_source': 'procart', 'input_name': 'image', 'input_type': 'image'},
-                              'input_type_info': {'size': [16]}},
-        'inputs_caption.yaml': {'input_info': {'input_source': 'procart', 'input_name': 'caption', 'input_type': 'sequence'},
-                                'input_type_info': {'max_length': 64, 'min_freq': 2, 'vocab_sample': 300},
-                                'model_config': {'embedding_dim': 32, 'model_init_config': {'num_layers': 1, 'num_heads': 2}}},
-        'fusion.yaml': {'model_type': 'pass-through'},
-        'output_image.yaml': {'output_info': {'output_name': 'image', 'output_type': 'image'},
-                              'output_type_info': {'loss': 'diffusion', 'prediction_type': 'v_prediction'},
-                              'model_config': {'model_type': 'unet', 'model_init_config': {
-                                  'widths': [16, 32], 'blocks_per_level': 1, 'attn_levels': [1], 'cross_attn_levels': [1], 'head_dim': 16}},
-                              'sampling_config': {'diffusion_sampler': 'dpm++2m', 'diffusion_inference_steps': 5, 'guidance_scale': 1.5}},
-    }
-    for name, body in files.items(): (d / name).write_text(yaml.safe_dump(body))
-    return ['--global_configs', d / 'globals.yaml', '--input_configs', d / 'inputs_image.yaml', d / 'inputs_caption.yaml',
-            '--fusion_configs', d / 'fusion.yaml', '--output_configs', d / 'output_image.yaml']
+from conftest import BIN, artdiff, write_configs
 
 def steps_logged(run: Path) -> list[int]:
     import csv
@@ -48,7 +22,7 @@ def test_train_then_generate(tmp_path):
     for f in ['config.yaml', 'tokenizer.json', 'training_log.csv', 'training_curve_LOSS.png', 'samples/grid_iter_10.png',
               'samples/auto_generated_iter_5_0.png', 'checkpoints/step_0000010/ema.safetensors', 'configs/globals.yaml']:
         assert (run / f).exists(), f
-    assert yaml.safe_load((run / 'config.yaml').read_text())['image_size'] == 16
+    assert yaml.safe_load((run / 'config.yaml').read_text())['unet']['image_size'] == 16
     out = tmp_path / 'one.png'
     r = artdiff('generate', '--model-path', run, '--caption', 'Hiroshige / Crimson Harbour at Night / Ukiyo e / cityscape / 1840',
                 '--steps', '4', '--scale', '4', '--out', out)
