@@ -6,10 +6,10 @@ Docs: https://artdiff.github.io/artdiff_nb/serve.html.md"""
 
 # %% auto #0
 __all__ = ['MAX_ITEMS', 'MAX_CAPTION_CHARS', 'MAX_BODY_BYTES', 'MAX_IMAGES_PER_CAPTION', 'float_image_b64', 'decode_eir_image',
-           'Batcher', 'PredictItem', 'create_app']
+           'Batcher', 'PredictItem', 'BodyLimit', 'create_app']
 
-# %% ../nbs/40_serve.ipynb #e0381abb
-import asyncio, base64, re, threading, time
+# %% ../nbs/40_serve.ipynb #dd24f5c0
+import asyncio, base64, json, re, threading, time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, asdict
 from typing import Annotated, List, Optional
@@ -26,8 +26,8 @@ from .core import check_int, check_float
 from .samplers import SAMPLERS, SamplingConfig
 from .images import encode_image
 
-# %% ../nbs/40_serve.ipynb #40c86253
-MAX_ITEMS, MAX_CAPTION_CHARS, MAX_BODY_BYTES, MAX_IMAGES_PER_CAPTION = 32, 1000, 1_000_000, 8
+# %% ../nbs/40_serve.ipynb #fa357406
+MAX_ITEMS, MAX_CAPTION_CHARS, MAX_BODY_BYTES, MAX_IMAGES_PER_CAPTION = 32, 1000, 64 * 2**20, 8
 
 def float_image_b64(img: np.ndarray) -> str:
     "EIR's image encoding: base64 of float32 C x H x W in [0, 1], from a uint8 H x W x C image."
@@ -38,7 +38,7 @@ def decode_eir_image(b64: str, shape) -> np.ndarray:
     arr = np.frombuffer(base64.b64decode(b64), dtype=np.float32).reshape(shape)
     return (np.clip(arr.transpose(1, 2, 0), 0, 1) * 255).astype(np.uint8)
 
-# %% ../nbs/40_serve.ipynb #e096a5cb
+# %% ../nbs/40_serve.ipynb #c77013cb
 @dataclass
 class _Job:
     captions: list
@@ -95,7 +95,7 @@ class Batcher:
                         if not j.future.done(): j.future.set_result(imgs[i:i + len(j.captions)])
                         i += len(j.captions)
 
-# %% ../nbs/40_serve.ipynb #d5f2b8e7
+# %% ../nbs/40_serve.ipynb #141e62a9
 class PredictItem(BaseModel):
     "One item of EIR's request body."
     caption: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CAPTION_CHARS)] = Field(
@@ -103,15 +103,42 @@ class PredictItem(BaseModel):
     image: Optional[str] = Field(None, description="EIR's request format carries an input image; ignored here")
     model_config = {'extra': 'allow', 'json_schema_extra': {'examples': [{'caption': 'Hiroshige / Crimson Harbour at Night / Ukiyo e / cityscape / 1840'}]}}
 
-def _limit_bodies(app: FastAPI) -> None:
-    "Refuse bodies over MAX_BODY_BYTES with 413, and turn validation errors into one readable line."
-    @app.middleware('http')
-    async def limit_body(request: Request, call_next):
-        n = request.headers.get('content-length')
-        if n is not None and (not n.isdigit() or int(n) > MAX_BODY_BYTES):
-            return JSONResponse({'detail': f"request body larger than {MAX_BODY_BYTES} bytes"}, 413)
-        return await call_next(request)
+class BodyLimit:
+    """ASGI middleware: a request body over `max_bytes` is answered 413 as soon as its size is known, from its
+    Content-Length or, for a chunked body, by counting bytes as they arrive; memory never holds more than `max_bytes`."""
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES): self.app, self.max_bytes = app, max_bytes
 
+    async def _refuse(self, send, receive, drain: bool):
+        body = json.dumps({'detail': f"request body larger than {self.max_bytes} bytes"}).encode()
+        await send({'type': 'http.response.start', 'status': 413,
+                    'headers': [(b'content-type', b'application/json'), (b'connection', b'close')]})
+        await send({'type': 'http.response.body', 'body': body})
+        deadline = time.monotonic() + 2                      # let a client that is still sending read the answer
+        while drain and time.monotonic() < deadline:
+            msg = await receive()
+            if msg['type'] != 'http.request' or not msg.get('more_body'): break
+
+    async def __call__(self, scope, receive, send):
+        if scope['type'] != 'http': return await self.app(scope, receive, send)
+        n = dict(scope['headers']).get(b'content-length')
+        if n is not None and (not n.isdigit() or int(n) > self.max_bytes): return await self._refuse(send, receive, False)
+        body, more = bytearray(), True
+        while more:
+            msg = await receive()
+            if msg['type'] == 'http.disconnect': return
+            body += msg.get('body', b''); more = msg.get('more_body', False)
+            if len(body) > self.max_bytes:
+                del body; return await self._refuse(send, receive, more)
+        replayed = False
+        async def replay():
+            nonlocal replayed
+            if replayed: return await receive()
+            replayed = True
+            return {'type': 'http.request', 'body': bytes(body), 'more_body': False}
+        await self.app(scope, replay, send)
+
+def _readable_errors(app: FastAPI) -> None:
+    "Validation errors as one readable line."
     @app.exception_handler(RequestValidationError)
     async def validation(request: Request, exc: RequestValidationError):
         e = exc.errors()[0]
@@ -160,7 +187,8 @@ def create_app(run, max_batch: int = 16, batch_window_ms: float = 20, timeout: f
 
     app = FastAPI(title='artdiff_nb', version=artdiff_nb.__version__, lifespan=lifespan,
                   description=f"Caption-to-image diffusion, trained on {cfg.data.source} at {cfg.unet.image_size}px; EIR's /predict.")
-    _limit_bodies(app)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    _readable_errors(app)
     _add_predict(app, run, timeout)
 
     @app.get('/info', summary='The model, its vocabulary, defaults and bounds')

@@ -29,8 +29,9 @@ def decode_image(b64: str, shape) -> np.ndarray:
     arr = np.clip(arr.transpose(1, 2, 0), 0, 1)                                  # H x W x C
     return (arr * 255).astype(np.uint8)
 
-def main(url: str, out_dir: str, seed: int = 0):
-    payload = [{"caption": c} for c in CAPTIONS]
+def main(url: str, out_dir: str, seed: int = 0, image=None):
+    placeholder = encode_image_to_base64(image) if image else None
+    payload = [{"caption": c, **({"image": placeholder} if placeholder else {})} for c in CAPTIONS]
     info = requests.get(f"{url}/info", timeout=30).json()
     size = info["image"]["size"]
     r = requests.post(f"{url}/predict", json=payload, params={"seed": seed}, timeout=600)
@@ -47,5 +48,6 @@ if __name__ == "__main__":
     ap.add_argument("--url", default="http://127.0.0.1:8000")
     ap.add_argument("--out-dir", default="generated")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--image", help="a picture to attach to every item, as EIR's request example does (ignored by the model)")
     a = ap.parse_args()
-    main(a.url.rstrip("/"), a.out_dir, a.seed)
+    main(a.url.rstrip("/"), a.out_dir, a.seed, a.image)

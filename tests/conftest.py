@@ -50,7 +50,7 @@ def tiny_config(folder, **changes):
                        encoder=EncoderConfig(embedding_dim=32, num_layers=1, num_heads=2))
     return base.replace(**changes)
 
-def write_configs(d: Path, iterations=30, interval=5, **globals_extra):
+def write_configs(d: Path, iterations=30, interval=5, source='procart', **globals_extra):
     "A tiny run in EIR's five files: 16 px, a two-level UNet, a one-layer caption encoder."
     d.mkdir(parents=True, exist_ok=True)
     g = {'basic_experiment': {'output_folder': str(d / 'run'), 'batch_size': 8, 'valid_size': 16, 'iterations': iterations},
@@ -60,9 +60,9 @@ def write_configs(d: Path, iterations=30, interval=5, **globals_extra):
     for k, v in globals_extra.items(): g[k] = v
     files = {
         'globals.yaml': g,
-        'inputs_image.yaml': {'input_info': {'input_source': 'procart', 'input_name': 'image', 'input_type': 'image'},
+        'inputs_image.yaml': {'input_info': {'input_source': source, 'input_name': 'image', 'input_type': 'image'},
                               'input_type_info': {'size': [16]}},
-        'inputs_caption.yaml': {'input_info': {'input_source': 'procart', 'input_name': 'caption', 'input_type': 'sequence'},
+        'inputs_caption.yaml': {'input_info': {'input_source': source, 'input_name': 'caption', 'input_type': 'sequence'},
                                 'input_type_info': {'max_length': 64, 'min_freq': 2, 'vocab_sample': 300},
                                 'model_config': {'embedding_dim': 32, 'model_init_config': {'num_layers': 1, 'num_heads': 2}}},
         'fusion.yaml': {'model_type': 'pass-through'},
@@ -94,6 +94,12 @@ def stop(p):
 def hello(ws, version='1.0', worker_id=0):
     ws.send(json.dumps({'type': 'handshake', 'version': version, 'worker_id': worker_id}))
     return json.loads(ws.recv(timeout=10))
+
+def ask_reset(ws):
+    "EIR's reset: the confirmation, then the `reset` the server broadcasts to every connection (this one included)."
+    confirmation = ask(ws, 'reset')
+    assert json.loads(ws.recv(timeout=30))['type'] == 'reset'
+    return confirmation
 
 def ask(ws, typ, payload=None):
     ws.send(json.dumps({'type': typ, **({'payload': payload} if payload is not None else {})}))

@@ -95,7 +95,7 @@ BAD = [
     (json.dumps([{'caption': 'x'}]), {'sampler': 'euler'}, 422, 'sampler'),
     (json.dumps([{'caption': 'x'}]), {'seed': -1}, 422, 'seed'),
     (json.dumps([{'caption': 'x'}]), {'n_images': 100}, 422, 'n_images'),
-    (json.dumps([{'caption': 'x' * 900}] * 32) + ' ' * 1_000_000, {}, 413, 'larger than'),
+    (json.dumps([{'caption': 'x' * 900}] * 32) + ' ' * (64 * 2**20), {}, 413, 'larger than'),
 ]
 
 @pytest.mark.parametrize('body, params, code, msg', BAD, ids=[f'{i}-{c}' for i, (_, _, c, _) in enumerate(BAD)])
@@ -136,3 +136,52 @@ def test_request_example_and_grid(server, trained, tmp_path):
         assert Image.open(out).size[0] > 400; out.unlink()
     r = artdiff('grid', '--url', 'http://127.0.0.1:9', '--caption', 'x')
     assert r.returncode == 2 and 'cannot reach' in r.stderr
+
+# ---- body sizes: EIR's placeholder images pass, a hostile chunked body does not
+def rss_mb(pid: int) -> float:
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmRSS:'): return int(line.split()[1]) / 1024
+    return 0.0
+
+def send_chunked(url: str, total: int, chunk: int = 1 << 20) -> tuple[bytes, int]:
+    "POST `total` bytes of whitespace in chunks with no Content-Length, stopping as soon as the server answers."
+    import select, socket
+    host, port = url.split('//')[1].split(':')
+    s = socket.create_connection((host, int(port)))
+    s.sendall(b'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n')
+    piece, sent = b'%x\r\n' % chunk + b' ' * chunk + b'\r\n', 0
+    while sent < total and not select.select([s], [], [], 0)[0]:
+        try: s.sendall(piece)
+        except OSError: break
+        sent += chunk
+    s.settimeout(30); answer = b''
+    try:
+        while b'\r\n\r\n' not in answer and (d := s.recv(65536)): answer += d
+    except OSError: pass
+    s.close()
+    return answer, sent
+
+def test_a_chunked_gigabyte_is_refused_early_and_memory_stays_flat(trained):
+    p, url = serve(trained)
+    try:
+        requests.post(f'{url}/predict', json=[{'caption': 'x'}], params={'steps': 1}, timeout=120)   # warm: the model has run once
+        before = rss_mb(p.pid)
+        for _ in range(3):
+            answer, sent = send_chunked(url, 2**30)
+            assert answer.startswith(b'HTTP/1.1 413'), answer[:200]
+            assert sent < 256 * 2**20, sent                       # refused long before the gigabyte was sent
+        after = rss_mb(p.pid)
+        assert after - before < 150, (before, after)              # bounded by the 64 MiB limit, and nothing accumulates
+        assert requests.get(f'{url}/health', timeout=30).status_code == 200
+    finally:
+        p.send_signal(signal.SIGTERM); p.wait(60)
+
+def test_eirs_request_example_with_a_real_photo_as_placeholder(server, tmp_path):
+    "EIR's request items carry a picture; a phone-photo-sized JPEG (about 4 MB) on every item is served, not refused."
+    photo = tmp_path / 'photo.jpg'
+    noise = np.random.default_rng(0).integers(0, 256, (1500, 2000, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(photo, "JPEG", quality=95)
+    assert photo.stat().st_size > 3_000_000
+    r = run_cmd(sys.executable, ROOT / 'examples' / 'request_example.py', '--url', server, '--out-dir', tmp_path / 'gen', '--image', photo)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert len(list((tmp_path / 'gen').glob('image_*.png'))) == 4

@@ -8,7 +8,7 @@ import yaml
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import BIN, artdiff, write_configs
+from conftest import BIN, artdiff, write_configs, write_fixtures, free_port
 
 def steps_logged(run: Path) -> list[int]:
     import csv
@@ -86,3 +86,52 @@ def test_usage_errors(tmp_path):
         assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
     r = artdiff('generate', '--model-path', tmp_path / 'missing', '--caption', 'x')
     assert r.returncode == 2 and 'does not exist' in r.stderr
+
+def test_exact_steps_with_plain_lines_when_piped(tmp_path):
+    "`artdiff train --preset procart-cpu --max-steps 40 | cat`: 40 steps, no more; one plain line per log interval, no bars."
+    r = artdiff('train', '--preset', 'procart-cpu', '--max-steps', '40', '--output-folder', tmp_path / 'run', timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    run = tmp_path / 'run'
+    assert sorted(p.name for p in (run / 'checkpoints').glob('step_*')) == ['step_0000040']
+    assert steps_logged(run) == [10, 20, 30, 40] and (run / 'samples' / 'grid_iter_40.png').exists()
+    assert '\r' not in r.stdout and r.stdout.count('\n') < 20, r.stdout[-1000:]
+    lines = [l for l in r.stdout.splitlines() if l.startswith('step ')]
+    assert [l.split(' | ')[0] for l in lines if 'train loss' in l] == ['step 10/40', 'step 20/40', 'step 30/40', 'step 40/40']
+    assert 'img/s' in lines[0] and 'ETA' in lines[0] and 'training into' in r.stdout and ': 40 steps' in r.stdout
+
+def test_a_run_that_died_before_its_first_checkpoint_restarts_clean(tmp_path):
+    args = write_configs(tmp_path, iterations=400, interval=200)
+    p = subprocess.Popen([str(BIN / 'artdiff'), 'train', *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run, deadline = tmp_path / 'run', time.time() + 300
+    while len(steps_logged(run) if (run / 'training_log.csv').exists() else []) < 3:
+        assert p.poll() is None and time.time() < deadline, p.stderr.read() if p.poll() is not None else 'too slow'
+        time.sleep(0.2)
+    p.send_signal(signal.SIGKILL); p.wait()
+    assert not list((run / 'checkpoints').glob('step_*'))                  # it died before its first checkpoint
+    args = write_configs(tmp_path, iterations=6, interval=3)
+    r = artdiff('train', *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert 'starting afresh' in r.stdout and len([l for l in r.stdout.splitlines() if 'afresh' in l]) == 1
+    assert steps_logged(run) == [1, 2, 3, 4, 5, 6]
+    import csv
+    with open(run / 'training_log.csv') as f: elapsed = [float(r['elapsed_s']) for r in csv.DictReader(f)]
+    assert elapsed == sorted(elapsed)                                        # one clock, from this run's start
+
+def test_train_reads_parquet_directly(tmp_path):
+    "`input_source` may name parquet (a folder here; hf://datasets/... takes the same path): no `artdiff stream` needed."
+    art, _ = write_fixtures(tmp_path / 'data')
+    args = write_configs(tmp_path, iterations=4, interval=2, source=str(art))
+    g = yaml.safe_load((tmp_path / 'globals.yaml').read_text()); g['basic_experiment']['valid_size'] = 2
+    (tmp_path / 'globals.yaml').write_text(yaml.safe_dump(g))
+    r = artdiff('train', *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / 'run' / 'checkpoints' / 'step_0000004').is_dir()
+
+def test_a_source_that_fails_at_start_is_one_line_and_writes_nothing(tmp_path):
+    bad = tmp_path / 'bad.parquet'; bad.write_bytes(b'not a parquet file')
+    for source, msg in [(f'ws://127.0.0.1:{free_port()}/ws', 'unreachable'), (str(bad), 'not a readable parquet file'),
+                        (str(tmp_path / 'nothing.parquet'), 'no parquet files')]:
+        d = tmp_path / f'cfg{abs(hash(source))}'
+        r = artdiff('train', *write_configs(d, iterations=4, interval=2, source=source))
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and msg in r.stderr, (source, r.stderr[-1500:])
+        assert not (d / 'run').exists()
