@@ -94,7 +94,7 @@ def test_exact_steps_with_plain_lines_when_piped(tmp_path):
     run = tmp_path / 'run'
     assert sorted(p.name for p in (run / 'checkpoints').glob('step_*')) == ['step_0000040']
     assert steps_logged(run) == [10, 20, 30, 40] and (run / 'samples' / 'grid_iter_40.png').exists()
-    assert '\r' not in r.stdout and r.stdout.count('\n') < 20, r.stdout[-1000:]
+    assert '\r' not in r.stdout and r.stdout.count('\n') < 20 and '[0, ' not in r.stdout, r.stdout[-1000:]
     lines = [l for l in r.stdout.splitlines() if l.startswith('step ')]
     assert [l.split(' | ')[0] for l in lines if 'train loss' in l] == ['step 10/40', 'step 20/40', 'step 30/40', 'step 40/40']
     assert 'img/s' in lines[0] and 'ETA' in lines[0] and 'training into' in r.stdout and ': 40 steps' in r.stdout
