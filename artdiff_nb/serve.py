@@ -8,10 +8,10 @@ Docs: https://artdiff.github.io/artdiff_nb/serve.html.md"""
 __all__ = ['MAX_ITEMS', 'MAX_CAPTION_CHARS', 'MAX_BODY_BYTES', 'MAX_IMAGES_PER_CAPTION', 'float_image_b64', 'decode_eir_image',
            'Batcher', 'PredictItem', 'BodyLimit', 'create_app']
 
-# %% ../nbs/40_serve.ipynb #dd24f5c0
+# %% ../nbs/40_serve.ipynb #4a0aaa5d
 import asyncio, base64, json, re, threading, time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field
 from typing import Annotated, List, Optional
 
 import numpy as np
@@ -26,7 +26,7 @@ from .core import check_int, check_float
 from .samplers import SAMPLERS, SamplingConfig
 from .images import encode_image
 
-# %% ../nbs/40_serve.ipynb #fa357406
+# %% ../nbs/40_serve.ipynb #ceacddf7
 MAX_ITEMS, MAX_CAPTION_CHARS, MAX_BODY_BYTES, MAX_IMAGES_PER_CAPTION = 32, 1000, 64 * 2**20, 8
 
 def float_image_b64(img: np.ndarray) -> str:
@@ -38,7 +38,7 @@ def decode_eir_image(b64: str, shape) -> np.ndarray:
     arr = np.frombuffer(base64.b64decode(b64), dtype=np.float32).reshape(shape)
     return (np.clip(arr.transpose(1, 2, 0), 0, 1) * 255).astype(np.uint8)
 
-# %% ../nbs/40_serve.ipynb #c77013cb
+# %% ../nbs/40_serve.ipynb #90a9df56
 @dataclass
 class _Job:
     captions: list
@@ -95,7 +95,7 @@ class Batcher:
                         if not j.future.done(): j.future.set_result(imgs[i:i + len(j.captions)])
                         i += len(j.captions)
 
-# %% ../nbs/40_serve.ipynb #141e62a9
+# %% ../nbs/40_serve.ipynb #e13ae65b
 class PredictItem(BaseModel):
     "One item of EIR's request body."
     caption: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CAPTION_CHARS)] = Field(

@@ -3,7 +3,7 @@ side by side with the probe's accuracy on real procedural paintings of the same 
 Run: `.venv/bin/python bench/quality.py --model-path runs/procart-cpu [--per-style 8]`."""
 import argparse
 import numpy as np
-from artdiff_nb.procart import ProcArt, STYLES, sample_painting, render
+from artdiff_nb.procart import STYLES, sample_painting, render
 from artdiff_nb.metrics import StyleProbe
 from artdiff_nb.train import load_run
 

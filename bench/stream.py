@@ -2,7 +2,7 @@
 against what CPU training consumes (the CPU preset's measured images/s), and the server's resident memory over a
 soak run. Real server process, real clients on loopback, EIR's protocol. Run: `.venv/bin/python bench/stream.py`
 (`--soak 300` for the five-minute memory run; `--seconds` per throughput cell)."""
-import argparse, json, os, signal, socket, subprocess, sys, threading, time
+import argparse, json, signal, socket, subprocess, sys, threading, time
 from pathlib import Path
 from websockets.sync.client import connect
 
@@ -58,7 +58,6 @@ def main(seconds, soak, fmt):
         p, port = start(32, fmt)
         try:
             mem, stop = [], time.time() + soak
-            th = threading.Thread(target=lambda: [client(port, i, soak, {}) for i in range(1)], daemon=True)
             clients = [threading.Thread(target=client, args=(port, i, soak, {}), daemon=True) for i in range(4)]
             for c in clients: c.start()
             while time.time() < stop:

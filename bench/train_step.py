@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from artdiff_nb.config import load_preset
-from artdiff_nb.train import make_model, make_schedule
+from artdiff_nb.train import make_model
 
 class DiffusersDenoiser(torch.nn.Module):
     "Our caption encoder in front of diffusers' UNet2DConditionModel, called like CaptionDiffusion."

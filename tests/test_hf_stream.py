@@ -1,7 +1,7 @@
 """The hf:// source runs huggingface_hub's real HfFileSystem code against a loopback Hub: a small FastAPI app on
 127.0.0.1 that answers the Hub API calls HfFileSystem makes (revision, tree, paths-info, ranged resolve) from
 fixture shards. Nothing is skipped or patched in our code; only the Hub's address differs (HF_ENDPOINT)."""
-import hashlib, json, os, re, subprocess, threading, time
+import hashlib, os, re, subprocess, threading
 from pathlib import Path
 
 import pytest

@@ -1,6 +1,5 @@
 "The committed tree is what the notebooks export, cleaned; every module stands on its own."
 import shutil, subprocess, sys
-from pathlib import Path
 import pytest
 from conftest import ROOT, BIN, run
 

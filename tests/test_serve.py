@@ -1,6 +1,6 @@
 """`artdiff serve` on a free loopback port with a small trained run: EIR's payload decoded as EIR does, 16 clients at
 once batched together, a 4xx with a message for every bad input (never a 500), the request example and the grid."""
-import base64, io, json, os, signal, subprocess, sys, threading
+import base64, io, json, signal, subprocess, sys, threading
 from pathlib import Path
 
 import numpy as np

@@ -1,7 +1,7 @@
 """`artdiff stream` speaks EIR's protocol 1.0 to real clients on loopback: every message type, bad clients that
 harm no one, a restart that training waits out, parquet fixtures in both Hub schemas, training from the stream, and
 EIR interoperability both ways (EIR's client sequence on our server; our client, and `artdiff train`, on a server like EIR's)."""
-import io, json, os, signal, subprocess, sys, threading, time
+import io, json, subprocess, sys, threading, time
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +11,7 @@ import yaml
 from PIL import Image
 from websockets.sync.client import connect
 
-from conftest import BIN, artdiff, free_port, wait_port, start_stream, stop, hello, ask, ask_reset, write_fixtures, write_configs
+from conftest import artdiff, free_port, wait_port, start_stream, stop, hello, ask, ask_reset, write_fixtures, write_configs
 
 @pytest.fixture
 def server():

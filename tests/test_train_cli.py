@@ -1,6 +1,6 @@
 """`artdiff train` and `artdiff generate` as a user runs them: EIR's five files, a crash by SIGKILL and a resume,
 bad configs that fail with one line naming the file and key, and generation from the run."""
-import json, os, signal, subprocess, sys, time
+import json, os, signal, subprocess, time
 from pathlib import Path
 
 import pytest
