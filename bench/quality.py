@@ -1,30 +1,24 @@
-"""Style obedience of a trained run: the share of generated images whose style StyleProbe recognises as the caption's,
-side by side with the probe's accuracy on real procedural paintings of the same captions (the ceiling), in one run.
-Run: `.venv/bin/python bench/quality.py --model-path runs/procart-cpu [--per-style 8]`."""
+"""What a trained run learned, measured with the art critic (`artdiff_nb.metrics`): caption fidelity per field and per
+style, FD-critic and KD-critic, for held-out captions, beside the ceiling (the critic on the painter's own images of the
+same captions) and the floor (FD-critic between two painted sets). The same as `artdiff evaluate`, plus the per-style table.
+Run: `.venv/bin/python bench/quality.py --model-path runs/procart-cpu [--n 270] [--sampler ...] [--steps ...] [--guidance-scale ...]`."""
 import argparse
-import numpy as np
-from artdiff_nb.procart import STYLES, sample_painting, render
-from artdiff_nb.metrics import StyleProbe
+from artdiff_nb.metrics import evaluate, evaluation_table
+from artdiff_nb.procart import FAMILY
 from artdiff_nb.train import load_run
 
-def main(model_path, per_style=8, seed=5):
+def main(model_path, n=270, **options):
     run = load_run(model_path)
-    probe = StyleProbe(size=run.cfg.unet.image_size)
-    ps = [sample_painting(seed, i, [s]) for s in STYLES for i in range(per_style)]
-    caps, styles = [p.caption for p in ps], [p.style for p in ps]
-    real = np.stack([render(p, run.cfg.unet.image_size) for p in ps])
-    gen = np.concatenate([run.generate(caps[i:i + 16], seed=1000 + i) for i in range(0, len(caps), 16)])
-    pred = probe.predict(gen)
-    print(f"run: {run}; sampling: {run.sampling.sampler}, {run.sampling.steps} steps, guidance {run.sampling.guidance_scale}")
-    print('| style | generated images with the caption\'s style |')
-    print('|---|---|')
-    for s in STYLES:
-        idx = [i for i, x in enumerate(styles) if x == s]
-        print(f"| {s} | {sum(pred[i] == s for i in idx)}/{len(idx)} |")
-    a_gen, a_real = probe.accuracy(gen, styles), probe.accuracy(real, styles)
-    print(f"\nstyle obedience {a_gen:.1%} (generated) vs {a_real:.1%} (the painter's own images of the same captions): "
-          f"ratio {a_gen / a_real:.2f}; chance {1 / len(STYLES):.1%}")
+    s = run.sampling.replace(**options)
+    r = evaluate(run, n=n, progress=False, **options)
+    print(f"run: {run}; sampling: {s.sampler}, {s.steps} steps, guidance {s.guidance_scale:g}; {n} held-out captions\n")
+    print(evaluation_table(r))
+    print('\n| style | family | samples in the caption\'s style |\n|---|---|---|')
+    for st, v in sorted(r['style_fidelity'].items(), key=lambda kv: -kv[1]): print(f"| {st} | {FAMILY[st]} | {v:.0%} |")
+    print(f"\n{r['images_per_s']:.2f} images/s while sampling")
 
 if __name__ == '__main__':
-    ap = argparse.ArgumentParser(); ap.add_argument('--model-path', default='runs/procart-cpu')
-    ap.add_argument('--per-style', type=int, default=8); a = ap.parse_args(); main(a.model_path, a.per_style)
+    ap = argparse.ArgumentParser(); ap.add_argument('--model-path', default='runs/procart-cpu'); ap.add_argument('--n', type=int, default=270)
+    ap.add_argument('--sampler'); ap.add_argument('--steps', type=int); ap.add_argument('--guidance-scale', type=float)
+    a = ap.parse_args()
+    main(a.model_path, a.n, **{k: v for k, v in dict(sampler=a.sampler, steps=a.steps, guidance_scale=a.guidance_scale).items() if v is not None})

@@ -24,7 +24,7 @@ def test_sheet_writes_png(tmp_path):
     (['--size', '4'], 'size must be >= 8'),
     (['--size', 'big'], "invalid int value: 'big'"),
     (['--n-per-style', '0'], 'n_per_style must be >= 1'),
-    (['--styles', 'Fauvism'], "unknown style 'Fauvism'"),
+    (['--styles', 'Surrealism'], "unknown style 'Surrealism'"),
     (['--out', 'x.jpg'], '--out must end in .png'),
     (['--nonsense'], 'unrecognized arguments'),
 ])

@@ -15,11 +15,13 @@ def steps_logged(run: Path) -> list[int]:
     with open(run / 'training_log.csv') as f: return [int(r['step']) for r in csv.DictReader(f) if r['train_loss']]
 
 def test_train_then_generate(tmp_path):
-    args = write_configs(tmp_path, iterations=10)
+    args = write_configs(tmp_path, iterations=10, evaluation_checkpoint={'checkpoint_interval': 5, 'sample_interval': 5, 'log_interval': 1,
+                                                                          'n_metric_captions': 4, 'metrics_budget': 1.0})
     r = artdiff('train', *args)
     assert r.returncode == 0, r.stderr[-2000:]
+    assert 'metrics at step 10: style' in r.stdout and 'FD-critic' in r.stdout, r.stdout[-2000:]
     run = tmp_path / 'run'
-    for f in ['config.yaml', 'tokenizer.json', 'training_log.csv', 'training_curve_LOSS.png', 'samples/grid_iter_10.png',
+    for f in ['config.yaml', 'tokenizer.json', 'training_log.csv', 'training_curve_LOSS.png', 'training_curve_FIDELITY.png', 'samples/grid_iter_10.png',
               'samples/auto_generated_iter_5_0.png', 'checkpoints/step_0000010/ema.safetensors', 'configs/globals.yaml']:
         assert (run / f).exists(), f
     assert yaml.safe_load((run / 'config.yaml').read_text())['unet']['image_size'] == 16
@@ -33,6 +35,19 @@ def test_train_then_generate(tmp_path):
     assert r.returncode == 0 and (tmp_path / 'grid.png').exists(), r.stderr[-2000:]
     r = artdiff('train', *args)                            # the folder holds a run: refuse, change nothing
     assert r.returncode == 2 and 'already holds a run' in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+    r = artdiff('evaluate', '--model-path', run, '--n', '27', '--steps', '2', '--batch-size', '14')
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert '| style |' in r.stdout and 'FD-critic' in r.stdout and 'generated 27/27' in r.stdout, r.stdout
+    saved = list((run / 'evaluations').glob('step10_dpm++2m_2_g1.5_n27_seed0.json'))
+    assert len(saved) == 1
+    res = json.loads(saved[0].read_text())
+    assert set(res['fidelity']) == {'style', 'family', 'genre', 'colour', 'time', 'era'} and res['n'] == 27
+    assert res['ceiling']['style'] > 0.9 and res['fd_critic'] > 0 and res['sampling']['steps'] == 2
+    for bad, msg in [(['--n', '0'], 'n must be >= 1'), (['--guidance-scale', '-1'], 'guidance_scale'),
+                     (['--sampler', 'euler'], "invalid choice: 'euler'")]:
+        r = artdiff('evaluate', '--model-path', run, *bad)
+        assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, (bad, r.stderr)
 
 def test_sigkill_then_resume(tmp_path):
     args = write_configs(tmp_path, iterations=400, interval=10)
