@@ -16,7 +16,7 @@ def steps_logged(run: Path) -> list[int]:
 
 def test_train_then_generate(tmp_path):
     args = write_configs(tmp_path, iterations=10, evaluation_checkpoint={'checkpoint_interval': 5, 'sample_interval': 5, 'log_interval': 1,
-                                                                          'n_metric_captions': 4, 'metrics_budget': 1.0})
+                                                                          'n_saved_models': 2, 'n_metric_captions': 4, 'metrics_budget': 1.0})
     r = artdiff('train', *args)
     assert r.returncode == 0, r.stderr[-2000:]
     assert 'metrics at step 10: style' in r.stdout and 'FD-critic' in r.stdout, r.stdout[-2000:]
@@ -36,6 +36,9 @@ def test_train_then_generate(tmp_path):
     r = artdiff('train', *args)                            # the folder holds a run: refuse, change nothing
     assert r.returncode == 2 and 'already holds a run' in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
+    cfg = yaml.safe_load((run / 'config.yaml').read_text())        # a run from before the metrics existed: no such keys
+    for k in ('n_metric_captions', 'metrics_interval', 'metrics_budget'): del cfg[k]
+    (run / 'config.yaml').write_text(yaml.safe_dump(cfg))
     r = artdiff('evaluate', '--model-path', run, '--n', '27', '--steps', '2', '--batch-size', '14')
     assert r.returncode == 0, r.stderr[-2000:]
     assert '| style |' in r.stdout and 'FD-critic' in r.stdout and 'generated 27/27' in r.stdout, r.stdout
@@ -43,7 +46,7 @@ def test_train_then_generate(tmp_path):
     assert len(saved) == 1
     res = json.loads(saved[0].read_text())
     assert set(res['fidelity']) == {'style', 'family', 'genre', 'colour', 'time', 'era'} and res['n'] == 27
-    assert res['ceiling']['style'] > 0.9 and res['fd_critic'] > 0 and res['sampling']['steps'] == 2
+    assert res['ceiling']['style'] > 0.5 and res['fd_critic'] > 0 and res['sampling']['steps'] == 2   # 16 px paintings, upsampled for the critic
     for bad, msg in [(['--n', '0'], 'n must be >= 1'), (['--guidance-scale', '-1'], 'guidance_scale'),
                      (['--sampler', 'euler'], "invalid choice: 'euler'")]:
         r = artdiff('evaluate', '--model-path', run, *bad)
