@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo sheet test export
+.PHONY: install demo sheet test export docs
 
 $(STAMP): pyproject.toml requirements/constraints.txt tools/install.py
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -33,3 +33,7 @@ test: $(STAMP)
 
 export: $(STAMP)
 	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(BIN)/nbdev-clean --fname index.ipynb && $(BIN)/python tools/readme.py
+
+# The docs site, offline: nbdev's processed notebooks rendered by mkdocs-material into site/ (tools/docs.py).
+docs: $(STAMP)
+	$(BIN)/python tools/docs.py

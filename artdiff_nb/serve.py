@@ -8,7 +8,7 @@ Docs: https://artdiff.github.io/artdiff_nb/serve.html.md"""
 __all__ = ['MAX_ITEMS', 'MAX_CAPTION_CHARS', 'MAX_BODY_BYTES', 'MAX_IMAGES_PER_CAPTION', 'float_image_b64', 'decode_eir_image',
            'Batcher', 'PredictItem', 'BodyLimit', 'create_app']
 
-# %% ../nbs/40_serve.ipynb #4a0aaa5d
+# %% ../nbs/40_serve.ipynb #bdcfa34f
 import asyncio, base64, json, re, threading, time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -26,7 +26,7 @@ from .core import check_int, check_float
 from .samplers import SAMPLERS, SamplingConfig
 from .images import encode_image
 
-# %% ../nbs/40_serve.ipynb #ceacddf7
+# %% ../nbs/40_serve.ipynb #6f8126bf
 MAX_ITEMS, MAX_CAPTION_CHARS, MAX_BODY_BYTES, MAX_IMAGES_PER_CAPTION = 32, 1000, 64 * 2**20, 8
 
 def float_image_b64(img: np.ndarray) -> str:
@@ -38,7 +38,7 @@ def decode_eir_image(b64: str, shape) -> np.ndarray:
     arr = np.frombuffer(base64.b64decode(b64), dtype=np.float32).reshape(shape)
     return (np.clip(arr.transpose(1, 2, 0), 0, 1) * 255).astype(np.uint8)
 
-# %% ../nbs/40_serve.ipynb #90a9df56
+# %% ../nbs/40_serve.ipynb #b499265a
 @dataclass
 class _Job:
     captions: list
@@ -95,7 +95,7 @@ class Batcher:
                         if not j.future.done(): j.future.set_result(imgs[i:i + len(j.captions)])
                         i += len(j.captions)
 
-# %% ../nbs/40_serve.ipynb #e13ae65b
+# %% ../nbs/40_serve.ipynb #eaf110c3
 class PredictItem(BaseModel):
     "One item of EIR's request body."
     caption: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CAPTION_CHARS)] = Field(
@@ -194,7 +194,7 @@ def create_app(run, max_batch: int = 16, batch_window_ms: float = 20, timeout: f
     @app.get('/info', summary='The model, its vocabulary, defaults and bounds')
     async def info():
         s = run.sampling
-        return {'model': {'run': str(run.checkpoint.parent.parent.name), 'checkpoint': run.checkpoint.name, 'step': run.step,
+        return {'model': {'run': run.name, 'checkpoint': run.checkpoint.name, 'step': run.step,
                           'parameters': sum(p.numel() for p in run.model.parameters()), 'widths': list(cfg.unet.widths),
                           'prediction_type': cfg.schedule.prediction_type, 'schedule': cfg.schedule.beta_schedule, 'T': cfg.schedule.T},
                 'image': {'size': cfg.unet.image_size, 'channels': cfg.unet.num_channels, 'encoding': 'base64 float32 C x H x W in [0, 1]'},

@@ -1,66 +1,21 @@
-"""The hf:// source runs huggingface_hub's real HfFileSystem code against a loopback Hub: a small FastAPI app on
-127.0.0.1 that answers the Hub API calls HfFileSystem makes (revision, tree, paths-info, ranged resolve) from
-fixture shards. Nothing is skipped or patched in our code; only the Hub's address differs (HF_ENDPOINT)."""
-import hashlib, os, re, subprocess, threading
-from pathlib import Path
+"""The hf:// source runs huggingface_hub's real HfFileSystem code against a loopback Hub (tests/loopback_hub.py) that
+answers the Hub API calls HfFileSystem makes (revision, tree, paths-info, ranged resolve) from fixture shards. Nothing is skipped or patched in our code; only the Hub's address differs (HF_ENDPOINT)."""
+import os, subprocess
 
 import pytest
-import uvicorn
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 
 from conftest import BIN, free_port, wait_port, write_fixtures, hello, ask, stop
+from loopback_hub import LoopbackHub
 from websockets.sync.client import connect
 
 REPO, SHA = 'artdiff/wikiart-mini', 'a' * 40
 
-def fake_hub(root: Path, log: list) -> FastAPI:
-    app = FastAPI()
-    def entry(p: Path):
-        rel = str(p.relative_to(root))
-        if p.is_dir(): return {'type': 'directory', 'path': rel, 'oid': '0' * 40}
-        return {'type': 'file', 'path': rel, 'size': p.stat().st_size, 'oid': hashlib.sha1(p.read_bytes()).hexdigest()}
-    @app.middleware('http')
-    async def record(request: Request, call_next):
-        log.append((request.method, request.url.path, request.headers.get('range')))
-        return await call_next(request)
-    @app.get('/api/datasets/{owner}/{name}/revision/{rev}')
-    @app.get('/api/datasets/{owner}/{name}')
-    def info(owner: str, name: str, rev: str = 'main'):
-        if f'{owner}/{name}' != REPO: return JSONResponse({'error': 'Repository not found'}, 404, headers={'X-Error-Code': 'RepoNotFound'})
-        return {'id': REPO, 'sha': SHA, 'private': False, 'siblings': [{'rfilename': e['path']} for e in map(entry, root.rglob('*')) if e['type'] == 'file']}
-    @app.get('/api/datasets/{owner}/{name}/tree/{rev}/{path:path}')
-    @app.get('/api/datasets/{owner}/{name}/tree/{rev}')
-    def tree(owner: str, name: str, rev: str, path: str = '', recursive: str = 'false'):
-        d = root / path
-        if not d.is_dir(): return JSONResponse({'error': 'not found'}, 404, headers={'X-Error-Code': 'EntryNotFound'})
-        items = d.rglob('*') if recursive.lower() == 'true' else d.iterdir()
-        return [entry(p) for p in sorted(items)]
-    @app.post('/api/datasets/{owner}/{name}/paths-info/{rev}')
-    async def paths_info(owner: str, name: str, rev: str, request: Request):
-        form = await request.form()
-        return [entry(root / p) for p in form.getlist('paths') if (root / p).exists()]
-    @app.api_route('/datasets/{owner}/{name}/resolve/{rev}/{path:path}', methods=['GET', 'HEAD'])
-    def resolve(owner: str, name: str, rev: str, path: str, request: Request):
-        f = root / path
-        if not f.is_file(): return JSONResponse({'error': 'not found'}, 404, headers={'X-Error-Code': 'EntryNotFound'})
-        data = f.read_bytes()
-        head = {'ETag': f'"{hashlib.sha1(data).hexdigest()}"', 'X-Repo-Commit': SHA, 'Accept-Ranges': 'bytes'}
-        m = re.match(r'bytes=(\d+)-(\d*)', request.headers.get('range') or '')
-        if not m: return Response(data if request.method == 'GET' else b'', 200, headers={**head, 'Content-Length': str(len(data))})
-        a, b = int(m.group(1)), min(int(m.group(2) or len(data) - 1), len(data) - 1)
-        return Response(data[a:b + 1], 206, headers={**head, 'Content-Range': f'bytes {a}-{b}/{len(data)}'})
-    return app
-
 @pytest.fixture
 def hub(tmp_path):
     art, _ = write_fixtures(tmp_path / 'fixtures')
-    log, port = [], free_port()
-    server = uvicorn.Server(uvicorn.Config(fake_hub(art, log), host='127.0.0.1', port=port, log_level='warning'))
-    t = threading.Thread(target=server.run, daemon=True); t.start()
-    wait_port(port)
-    yield f'http://127.0.0.1:{port}', log
-    server.should_exit = True; t.join(10)
+    with LoopbackHub() as h:
+        h.add_folder('dataset', REPO, art, SHA)
+        yield h.url, h.log
 
 def test_hf_source_reads_through_huggingface_hub(hub):
     from huggingface_hub import HfFileSystem

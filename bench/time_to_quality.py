@@ -1,0 +1,166 @@
+"""Quality per CPU-minute: our training against a reference built from diffusers' pieces, for the same wall-clock minutes.
+
+Both sides learn from the same stream (procedural art, seed 0, 32 px, the CPU preset's 10% field dropout, the same 256
+validation paintings held out), the same batch (64), the same caption tokenizer and caption encoder architecture, and
+are measured the same way: at 2.5, 5, 10 and 15 minutes of training their weights are kept, and afterwards each copy is
+evaluated with `artdiff_nb.metrics.evaluate` (caption fidelity per field, FD-critic, KD-critic) on the same held-out
+captions with the same sampler (our DPM++ 2M, 20 steps, guidance 2).
+
+- ours: `artdiff_nb.train.train` with the CPU preset (our UNet, v-prediction, min-SNR 5, AdamW lr 1e-3 with a 100-step
+  warm-up and a cosine decay sized to the 15 minutes, EMA 0.995), everything it does while training included
+  (data prefetch, EMA, logging); no sample grids, metrics or mid-run checkpoints.
+- reference: the way diffusers' text-to-image example trains: `UNet2DConditionModel` (channels 32/64/128, 2 layers per
+  block, cross-attention at the two lowest levels; 6.7 M parameters against our 5.1 M), `DDPMScheduler` noise (1000
+  linear betas, epsilon prediction), uniform timesteps, plain MSE, a plain AdamW loop with the example's defaults
+  (weight decay 1e-2, gradient norm clipped at 1, constant learning rate after warm-up, no EMA), our caption encoder trained
+  with it. Two departures, both in its favour: the learning rate and warm-up are ours (1e-3, 100 steps; the example's 1e-4
+  with 500 warm-up steps is a GPU setting that learns almost nothing in 15 CPU-minutes), and 10% of captions are dropped
+  as ours are, since sampling uses classifier-free guidance.
+
+Run: `.venv/bin/python bench/time_to_quality.py [--minutes 2.5 5 10 15] [--n 108]` with nothing else running (~45 min).
+Writes bench/results/time_to_quality.csv and docs/images/time_to_quality.png and prints the table.
+"""
+import argparse, copy, csv, tempfile, time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from fastai.callback.core import Callback, CancelFitException
+
+from artdiff_nb.captions import CaptionTokenizer
+from artdiff_nb.callbacks import EMACallback
+from artdiff_nb.config import load_preset
+from artdiff_nb.data import BatchStream, validation_samples
+from artdiff_nb.encoder import CaptionEncoder, drop_captions
+from artdiff_nb.metrics import SCORED, evaluate
+from artdiff_nb.schedules import NoiseSchedule
+from artdiff_nb.runfolder import read_log
+from artdiff_nb.train import Run, make_schedule, make_sources, train
+
+ROOT = Path(__file__).resolve().parent.parent
+
+class Marks(Callback):
+    "Keep a copy of the EMA weights when training time passes each mark (seconds); stop at the last."
+    order = 90
+    def __init__(self, marks): self.marks, self.kept = list(marks), []
+    def before_fit(self): self.t0 = time.perf_counter()
+    def after_batch(self):
+        if not self.training or not self.marks: return
+        if time.perf_counter() - self.t0 >= self.marks[0]:
+            ema = next(c for c in self.learn.cbs if isinstance(c, EMACallback)).ema_model
+            self.kept.append((self.marks.pop(0), self.learn.train_iter, copy.deepcopy(ema).cpu()))
+            if not self.marks: raise CancelFitException()
+
+def run_ours(cfg, marks, folder: Path):
+    # the cosine schedule is sized to the longest mark: a short probe of this machine's speed first
+    probe = train(cfg.replace(output_folder=str(folder / 'probe'), checkpoint_interval=12, log_interval=2), max_steps=12, progress=False)
+    rate = np.median([r['images_per_s'] for r in read_log(probe / 'training_log.csv')[2:] if r.get('images_per_s')])
+    steps = int(marks[-1] * rate / cfg.data.batch_size * 1.05)
+    cb = Marks(marks)
+    run = train(cfg.replace(output_folder=str(folder / 'ours'), checkpoint_interval=steps), max_steps=steps, progress=False, cbs=[cb])
+    tok = CaptionTokenizer.load(run / 'tokenizer.json')
+    return [(m, step, Run(model.eval(), tok, make_schedule(cfg), cfg, run, step, name='ours')) for m, step, model in cb.kept], tok
+
+class DiffusersModel(torch.nn.Module):
+    "Our caption encoder in front of diffusers' UNet2DConditionModel, with the encode/denoise calls our samplers make."
+    def __init__(self, cfg, vocab_size):
+        super().__init__()
+        from diffusers import UNet2DConditionModel
+        self.encoder = CaptionEncoder(vocab_size, cfg.encoder)
+        self.unet = UNet2DConditionModel(
+            sample_size=cfg.unet.image_size, in_channels=3, out_channels=3, block_out_channels=cfg.unet.widths,
+            layers_per_block=cfg.unet.blocks_per_level,
+            down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D'),
+            up_block_types=('CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'UpBlock2D'),
+            cross_attention_dim=cfg.encoder.embedding_dim, attention_head_dim=cfg.unet.head_dim, norm_num_groups=8)
+    def encode(self, ids, mask=None): return self.encoder(ids, mask)
+    def denoise(self, x, t, ctx, mask, pooled): return self.unet(x, t, encoder_hidden_states=ctx, encoder_attention_mask=mask).sample
+    def forward(self, x, t, ids, mask=None): return self.denoise(x, t, *self.encode(ids, mask))
+
+def run_reference(cfg, tok, marks, lr=1e-3, warmup=100, caption_dropout=0.1):
+    from diffusers import DDPMScheduler
+    from diffusers.optimization import get_scheduler
+    torch.manual_seed(cfg.seed)
+    src = make_sources(cfg)[0]
+    validation_samples(src, cfg.data.valid_size)                  # the same paintings held out as in ours
+    stream = BatchStream(src, tok, cfg.data.batch_size)
+    model = DiffusersModel(cfg, len(tok)).train()
+    noise_scheduler = DDPMScheduler(num_train_timesteps=1000)      # linear betas 1e-4..0.02, epsilon
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
+    lr_sched = get_scheduler('constant_with_warmup', optimizer=opt, num_warmup_steps=warmup)
+    ref_cfg = cfg.replace(schedule={'beta_schedule': 'linear', 'prediction_type': 'epsilon'})
+    kept, step, marks, t0 = [], 0, list(marks), time.perf_counter()
+    try:
+        while marks:
+            images, ids = next(stream)
+            ids = drop_captions(ids, caption_dropout)
+            noise = torch.randn_like(images)
+            t = torch.randint(0, noise_scheduler.config.num_train_timesteps, (images.shape[0],))
+            pred = model(noise_scheduler.add_noise(images, noise, t), t, ids)
+            loss = F.mse_loss(pred.float(), noise.float())
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step(); lr_sched.step(); opt.zero_grad(set_to_none=True)
+            step += 1
+            if time.perf_counter() - t0 >= marks[0]:
+                m = copy.deepcopy(model).eval()
+                kept.append((marks.pop(0), step, Run(m, tok, NoiseSchedule(ref_cfg.schedule), ref_cfg, Path('reference'), step, name='reference')))
+    finally: stream.close()
+    return kept
+
+def figure(rows, ceiling, out):
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from artdiff_nb.figures import save_figure
+    fig, axs = plt.subplots(1, len(SCORED) + 1, figsize=(3.0 * (len(SCORED) + 1), 3.1))
+    for ax, k in zip(axs, SCORED):
+        for side, style in (('ours', 'o-'), ('reference', 's--')):
+            r = [x for x in rows if x['side'] == side]
+            ax.plot([x['minutes'] for x in r], [100 * x[k] for x in r], style, label=side, ms=4)
+        ax.axhline(100 * ceiling[k], color='grey', ls=':', lw=1, label='painted images')
+        ax.set(title=k, xlabel='training minutes (2 CPU cores)', ylim=(0, 101)); ax.grid(alpha=0.3)
+    axs[0].set_ylabel('samples read as captioned (%)'); axs[0].legend(fontsize=7)
+    ax = axs[-1]
+    for side, style in (('ours', 'o-'), ('reference', 's--')):
+        r = [x for x in rows if x['side'] == side]
+        ax.plot([x['minutes'] for x in r], [x['fd_critic'] for x in r], style, label=side, ms=4)
+    ax.set(title='FD-critic (lower is better)', xlabel='training minutes (2 CPU cores)', yscale='log'); ax.grid(alpha=0.3, which='both')
+    fig.suptitle('caption fidelity per field against CPU-minutes: artdiff_nb against a diffusers-built reference', fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, out)
+
+def main(minutes=(2.5, 5, 10, 15), n=108):
+    marks = [60 * m for m in minutes]
+    cfg = load_preset('procart-cpu').replace(n_sample_captions=0, n_metric_captions=0)
+    print(f"{torch.get_num_threads()} CPU threads; marks {minutes} min; evaluation on {n} held-out captions", flush=True)
+    rows, ceiling = [], None
+    with tempfile.TemporaryDirectory() as d:
+        t = time.perf_counter(); ours, tok = run_ours(cfg, marks, Path(d)); print(f"ours trained ({time.perf_counter() - t:.0f} s)", flush=True)
+        t = time.perf_counter(); ref = run_reference(cfg, tok, marks); print(f"reference trained ({time.perf_counter() - t:.0f} s)", flush=True)
+        for side, kept in (('ours', ours), ('reference', ref)):
+            for mark, step, run in kept:
+                r = evaluate(run, n=n, progress=False)
+                ceiling = r['ceiling']
+                rows.append(dict(side=side, minutes=mark / 60, step=step, images=step * cfg.data.batch_size,
+                                 params_m=sum(p.numel() for p in run.model.parameters()) / 1e6, **r['fidelity'],
+                                 fd_critic=r['fd_critic'], kd_critic=r['kd_critic'], sampling_img_s=r['images_per_s']))
+                print(f"{side} at {mark / 60:g} min (step {step}): " + ', '.join(f"{k} {r['fidelity'][k]:.0%}" for k in SCORED)
+                      + f", FD-critic {r['fd_critic']:.1f}", flush=True)
+    out = ROOT / 'bench' / 'results' / 'time_to_quality.csv'
+    with open(out, 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
+    figure(rows, ceiling, ROOT / 'docs' / 'images' / 'time_to_quality.png')
+    print(f"\n| side | minutes | steps | {' | '.join(SCORED)} | FD-critic | KD-critic | sampling img/s |")
+    print('|---|---|---|' + '---|' * (len(SCORED) + 3))
+    for r in sorted(rows, key=lambda r: (r['minutes'], r['side'])):
+        print(f"| {r['side']} | {r['minutes']:g} | {r['step']} | " + ' | '.join(f"{r[k]:.1%}" for k in SCORED)
+              + f" | {r['fd_critic']:.1f} | {r['kd_critic']:.3f} | {r['sampling_img_s']:.2f} |")
+    print("| painted images (ceiling) | | | " + ' | '.join(f"{ceiling[k]:.1%}" for k in SCORED) + ' | | | |')
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--minutes', type=float, nargs='+', default=[2.5, 5, 10, 15])
+    ap.add_argument('--n', type=int, default=108, help='held-out captions per evaluation (default: %(default)s, 4 per style)')
+    a = ap.parse_args()
+    main(tuple(a.minutes), a.n)

@@ -1,0 +1,115 @@
+"""The docs site: `tools/docs.py` builds it from the notebooks with no network; every internal link, anchor and image
+resolves; nothing is fetched from the internet; the modules' `Docs:` URLs name pages of the site; and in chromium every
+page loads without console errors or broken images, search answers offline, and screenshots of the front page, a notebook
+page and the tutorial are saved at 1400 px wide (to $ARTDIFF_SCREENSHOTS, or the test's temporary folder)."""
+import functools, http.server, os, re, shutil, threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit, unquote
+
+import pytest
+
+from conftest import BIN, ROOT, run as run_cmd
+
+SITE = ROOT / 'site'
+CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
+FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync']
+
+class Refs(HTMLParser):
+    "Every id on a page, and every (tag, attribute, url) it refers to."
+    def __init__(self):
+        super().__init__(); self.ids, self.refs = set(), []
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if 'id' in a: self.ids.add(a['id'])
+        if tag == 'a' and a.get('name'): self.ids.add(a['name'])
+        for k in ('href', 'src'):
+            if a.get(k) is not None and not (tag == 'link' and a.get('rel') == 'canonical'): self.refs.append((tag, k, a[k]))
+
+@functools.lru_cache(None)
+def parse(page: Path) -> Refs:
+    p = Refs(); p.feed(page.read_text(errors='replace')); return p
+
+@pytest.fixture(scope='module')
+def site():
+    r = run_cmd(BIN / 'python', ROOT / 'tools' / 'docs.py', timeout=1200, env={'HF_HUB_OFFLINE': '1', 'OMP_NUM_THREADS': '1'})
+    assert r.returncode == 0, r.stderr[-3000:]
+    return SITE
+
+def test_every_internal_link_anchor_and_image_resolves(site):
+    pages = sorted(site.glob('*.html'))
+    assert len(pages) >= 28, [p.name for p in pages]
+    broken = []
+    for page in pages:
+        for tag, attr, url in parse(page).refs:
+            u = urlsplit(url)
+            if u.scheme in ('mailto', 'data', 'javascript') or url.startswith('#') and not url[1:]: continue
+            if u.scheme or u.netloc:
+                if tag in ('script', 'img', 'link', 'iframe', 'source'):  # fetched by the page: must be local
+                    broken.append(f'{page.name}: fetches {url}')
+                continue
+            path = unquote(u.path)
+            if path.startswith('/'): path = path.removeprefix('/artdiff_nb/')     # site-absolute (the 404 page): from the root
+            target = (site / path if u.path.startswith('/') else page.parent / path).resolve() if u.path else page
+            if target.is_dir(): target = target / 'index.html'
+            if not target.exists(): broken.append(f'{page.name}: {tag} {attr}={url} (no {target.relative_to(site.resolve()) if target.is_relative_to(site.resolve()) else target})'); continue
+            if u.fragment and target.suffix == '.html' and unquote(u.fragment) not in parse(target).ids:
+                broken.append(f'{page.name}: {url} (no anchor #{u.fragment})')
+    assert not broken, '\n'.join(broken[:40])
+
+def test_no_page_fetches_from_the_internet(site):
+    for f in list(site.rglob('*.css')) + list(site.glob('*.html')):
+        text = f.read_text(errors='replace')
+        assert not re.search(r'@import\s+url\(["\']?https?:|fonts\.googleapis|fonts\.gstatic', text), f
+    for f in site.rglob('*.js'):
+        assert 'fonts.googleapis' not in f.read_text(errors='replace'), f
+
+def test_module_docstring_urls_are_pages_of_the_site(site):
+    urls = {m.group(1) for f in (ROOT / 'artdiff_nb').glob('*.py')
+            for m in [re.search(r'Docs: https://artdiff\.github\.io/artdiff_nb/(\S+)', f.read_text())] if m}
+    assert len(urls) >= 20
+    for u in urls:
+        assert (site / u).is_file(), u
+        assert (site / u.removesuffix('.md')).is_file(), u
+
+def test_api_reference_is_on_the_pages(site):
+    html = (site / 'train.html').read_text()
+    for name in ('load_run', 'train', 'Run', 'make_model'): assert f'id="{name.lower()}"' in html, name
+    assert 'def load_run(' in html
+    cli = (site / 'cli.html').read_text()
+    for cmd in ('train', 'generate', 'stream', 'serve', 'evaluate', 'push', 'playground', 'grid', 'sheet'): assert f'artdiff {cmd}' in cli, cmd
+
+@pytest.mark.skipif(CHROMIUM is None, reason='no chromium here (apt-get install chromium)')
+def test_every_page_in_chromium(site, tmp_path):
+    from playwright.sync_api import sync_playwright
+    shots = Path(os.environ.get('ARTDIFF_SCREENSHOTS') or tmp_path)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f'http://127.0.0.1:{server.server_address[1]}/'
+    problems = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+            page.on('console', lambda m: problems.append(f'{page.url}: console {m.type}: {m.text}') if m.type == 'error' else None)
+            page.on('pageerror', lambda e: problems.append(f'{page.url}: {e}'))
+            page.on('requestfailed', lambda r: problems.append(f'{page.url}: request failed {r.url}'))
+            for f in sorted(site.glob('*.html')):
+                if f.name == '404.html': continue
+                page.goto(base + f.name, wait_until='load')
+                page.wait_for_timeout(150)
+                bad = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+                problems += [f'{f.name}: image does not load: {b[:100]}' for b in bad]
+            for name, file in (('docs_front_page', 'index.html'), ('docs_notebook_page', 'samplers.html'), ('docs_tutorial', 'tutorial.html')):
+                page.goto(base + file, wait_until='load'); page.wait_for_timeout(800)
+                page.screenshot(path=str(shots / f'{name}.png'))
+            page.goto(base + 'index.html', wait_until='load')             # search, with no network
+            page.keyboard.press('/'); page.keyboard.type('guidance')
+            page.wait_for_selector('.md-search-result__item', timeout=20_000)
+            assert page.locator('.md-search-result__item').count() > 0
+            browser.close()
+    finally: server.shutdown()
+    assert not problems, '\n'.join(problems[:30])
