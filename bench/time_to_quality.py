@@ -37,6 +37,7 @@ from artdiff_nb.metrics import SCORED, evaluate
 from artdiff_nb.schedules import NoiseSchedule
 from artdiff_nb.runfolder import read_log
 from artdiff_nb.train import Run, make_schedule, make_sources, train
+from train_step import DiffusersDenoiser              # bench/ is on the path when a bench script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,22 +63,6 @@ def run_ours(cfg, marks, folder: Path):
     tok = CaptionTokenizer.load(run / 'tokenizer.json')
     return [(m, step, Run(model.eval(), tok, make_schedule(cfg), cfg, run, step, name='ours')) for m, step, model in cb.kept], tok
 
-class DiffusersModel(torch.nn.Module):
-    "Our caption encoder in front of diffusers' UNet2DConditionModel, with the encode/denoise calls our samplers make."
-    def __init__(self, cfg, vocab_size):
-        super().__init__()
-        from diffusers import UNet2DConditionModel
-        self.encoder = CaptionEncoder(vocab_size, cfg.encoder)
-        self.unet = UNet2DConditionModel(
-            sample_size=cfg.unet.image_size, in_channels=3, out_channels=3, block_out_channels=cfg.unet.widths,
-            layers_per_block=cfg.unet.blocks_per_level,
-            down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D'),
-            up_block_types=('CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'UpBlock2D'),
-            cross_attention_dim=cfg.encoder.embedding_dim, attention_head_dim=cfg.unet.head_dim, norm_num_groups=8)
-    def encode(self, ids, mask=None): return self.encoder(ids, mask)
-    def denoise(self, x, t, ctx, mask, pooled): return self.unet(x, t, encoder_hidden_states=ctx, encoder_attention_mask=mask).sample
-    def forward(self, x, t, ids, mask=None): return self.denoise(x, t, *self.encode(ids, mask))
-
 def run_reference(cfg, tok, marks, lr=1e-3, warmup=100, caption_dropout=0.1):
     from diffusers import DDPMScheduler
     from diffusers.optimization import get_scheduler
@@ -85,7 +70,7 @@ def run_reference(cfg, tok, marks, lr=1e-3, warmup=100, caption_dropout=0.1):
     src = make_sources(cfg)[0]
     validation_samples(src, cfg.data.valid_size)                  # the same paintings held out as in ours
     stream = BatchStream(src, tok, cfg.data.batch_size)
-    model = DiffusersModel(cfg, len(tok)).train()
+    model = DiffusersDenoiser(CaptionEncoder(len(tok), cfg.encoder), cfg).train()   # the model bench/train_step.py times
     noise_scheduler = DDPMScheduler(num_train_timesteps=1000)      # linear betas 1e-4..0.02, epsilon
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=1e-2, eps=1e-8)
     lr_sched = get_scheduler('constant_with_warmup', optimizer=opt, num_warmup_steps=warmup)

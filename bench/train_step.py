@@ -17,20 +17,21 @@ from artdiff_nb.config import load_preset
 from artdiff_nb.train import make_model
 
 class DiffusersDenoiser(torch.nn.Module):
-    "Our caption encoder in front of diffusers' UNet2DConditionModel, called like CaptionDiffusion."
-    def __init__(self, ours, cfg):
+    """Our caption `encoder` in front of diffusers' UNet2DConditionModel with `cfg`'s widths, called like CaptionDiffusion
+    (`model(x, t, ids)`, and the `encode`/`denoise` pair our samplers use)."""
+    def __init__(self, encoder, cfg):
         super().__init__()
         from diffusers import UNet2DConditionModel
-        self.encoder = ours.encoder
+        self.encoder = encoder
         self.unet = UNet2DConditionModel(
             sample_size=cfg.unet.image_size, in_channels=3, out_channels=3, block_out_channels=cfg.unet.widths,
             layers_per_block=cfg.unet.blocks_per_level,
             down_block_types=('DownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D'),
             up_block_types=('CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'UpBlock2D'),
             cross_attention_dim=cfg.encoder.embedding_dim, attention_head_dim=cfg.unet.head_dim, norm_num_groups=8)
-    def forward(self, x, t, ids):
-        ctx, mask, _ = self.encoder(ids)
-        return self.unet(x, t, encoder_hidden_states=ctx, encoder_attention_mask=mask).sample
+    def encode(self, ids, mask=None): return self.encoder(ids, mask)
+    def denoise(self, x, t, ctx, mask, pooled): return self.unet(x, t, encoder_hidden_states=ctx, encoder_attention_mask=mask).sample
+    def forward(self, x, t, ids, mask=None): return self.denoise(x, t, *self.encode(ids, mask))
 
 def gflop_per_image(model, x, t, ids):
     with FlopCounterMode(display=False) as fc: model(x[:2], t[:2], ids[:2]).square().mean().backward()
@@ -50,7 +51,7 @@ def main(bs=64, iters=6, compile=True):
     torch.manual_seed(0)
     cfg = load_preset('procart-cpu')
     ours = make_model(cfg, vocab_size=400)
-    ref = DiffusersDenoiser(make_model(cfg, vocab_size=400), cfg)
+    ref = DiffusersDenoiser(make_model(cfg, vocab_size=400).encoder, cfg)
     x, t = torch.randn(bs, 3, 32, 32), torch.randint(0, 1000, (bs,))
     ids, target = torch.randint(3, 400, (bs, 16)), torch.randn(bs, 3, 32, 32)
     rows = []

@@ -17,7 +17,7 @@ GROUPS = [('Foundations', ('00', '01', '02', '03', '04')), ('Diffusion', ('10', 
           ('Training', ('20', '21', '22', '23', '24', '25', '26', '27')), ('Streaming and serving', ('30', '40', '90')),
           ('Playground', ('50',))]
 PAGES = [('Tutorial', 'tutorial.md'), ('The playground, in pictures', 'playground-tour.md'), ('Benchmarks', 'benchmarks.md'),
-         ('CLI reference', 'cli.md'), ('WikiArt on a GPU', 'wikiart-gpu.md')]
+         ('CLI reference', 'cli-reference.md'), ('WikiArt on a GPU', 'wikiart-gpu.md')]
 
 def doc_name(nb: Path) -> str: return re.sub(r'^\d+_', '', nb.stem)
 
@@ -27,7 +27,8 @@ def _links(text: str) -> str:
     text = text.replace(SITE_URL, '').replace('../docs/images/', 'images/').replace('](docs/images/', '](images/')
     text = text.replace('](artdiff_nb/weights/pretrained/samples.png)', '](images/pretrained_samples.png)')
     text = re.sub(r'\]\(((?:artdiff_nb|bench|examples|tools|tests)/[^)#]*)\)', r'](https://github.com/artdiff/artdiff_nb/blob/main/\1)', text)  # repo files
-    return re.sub(r'\]\((\w[\w-]*)\.html\.md(#[\w-]+)?\)', r'](\1.html\2)', text)
+    text = re.sub(r'\]\((\w[\w-]*)\.html\.md(#[\w-]+)?\)', r'](\1.html\2)', text)
+    return re.sub(r'(\]\([\w-]*\.html#)([\w.]+)\)', lambda m: m.group(1) + m.group(2).replace('.', '') + ')', text)  # nbdev's #Class.method: mkdocs' slug
 
 def _fix(nb: dict) -> dict:
     "The three fixes mkdocs-jupyter needs, plus: show_doc cells in source order, and links that work offline."
@@ -74,7 +75,7 @@ def _cli_page() -> str:
 
 def _page(name: str) -> str:
     "A markdown page: from docs/pages/, or built from the repository's own files."
-    if name == 'cli.md': return _cli_page()
+    if name == 'cli-reference.md': return _cli_page()
     if name == 'benchmarks.md':
         text = (ROOT / 'bench' / 'README.md').read_text()
         return _links(text.replace('](../docs/images/', '](images/').replace('](results/', '](https://github.com/artdiff/artdiff_nb/blob/main/bench/results/'))
@@ -122,12 +123,12 @@ def build(serve: bool = False) -> Path:
         (SRC / name).write_text(_page(name))
         nav.append({title: name})
     cfg = dict(site_name='artdiff_nb', site_url=SITE_URL, site_description='Notebook-first text-to-image diffusion on art',
-               repo_url='https://github.com/artdiff/artdiff_nb', docs_dir=str(SRC), site_dir=str(SITE), use_directory_urls=False,
+               docs_dir=str(SRC), site_dir=str(SITE), use_directory_urls=False,   # no repo_url: material would ask api.github.com for stars
                extra_css=['assets/extra.css'], theme=dict(name='material', font=False, custom_dir=str(ROOT / 'docs' / 'overrides'), features=['navigation.sections', 'navigation.top', 'search.highlight', 'content.code.copy'],
                           palette=dict(primary='deep purple', accent='amber')),
                plugins=['search', dict(**{'mkdocs-jupyter': dict(include_source=True, execute=False, include_requirejs=False,
                                                                 remove_tag_config=dict(remove_input_tags=['remove_input']))})],
-               markdown_extensions=['admonition', 'tables', 'toc', 'pymdownx.superfences'], nav=nav, strict=False, extra=dict(mathjax=math))
+               markdown_extensions=['admonition', 'tables', 'toc', 'pymdownx.superfences'], nav=nav, strict=False, extra=dict(mathjax=math, social=[dict(icon='fontawesome/brands/github', link='https://github.com/artdiff/artdiff_nb')]))
     import yaml
     (ROOT / '_site_src.yml').write_text(yaml.safe_dump(cfg, sort_keys=False))
     subprocess.run([str(Path(sys.executable).parent / 'mkdocs'), 'build' if not serve else 'serve', '-q', '-f', str(ROOT / '_site_src.yml')],
