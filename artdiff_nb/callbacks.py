@@ -8,7 +8,7 @@ Docs: https://artdiff.github.io/artdiff_nb/callbacks.html.md"""
 from __future__ import annotations
 import copy, time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import math
 import numpy as np
@@ -17,7 +17,8 @@ from fastai.callback.core import Callback
 
 from .core import check_int, check_float
 from .figures import caption_grid, save_figure, plot_curve
-from .runfolder import save_checkpoint, read_log, TrainingLog
+from .runfolder import save_checkpoint, read_log, rng_state, TrainingLog
+from .learner import unwrapped
 from .metrics import SCORED, ArtCritic, CaptionFidelity, FDCritic, KDCritic, load_critic, plot_fidelity, to_nchw
 
 # %% auto #0
@@ -65,10 +66,10 @@ class EMACallback(Callback):
         self.decay, self.ema_model, self.count = check_float('ema_decay', decay, 0, 1), ema_model, check_int('count', count, min=0)
 
     def before_fit(self):
-        if self.ema_model is None: self.ema_model = copy.deepcopy(self.learn.model)
-        self.ema_model.to(next(self.learn.model.parameters()).device).eval().requires_grad_(False)
-        self._pairs = (list(self.ema_model.parameters()), list(self.learn.model.parameters()),
-                       list(zip(self.ema_model.buffers(), self.learn.model.buffers())))
+        model = unwrapped(self.learn.model)                            # the model itself, not a data-parallel wrapper
+        if self.ema_model is None: self.ema_model = copy.deepcopy(model)
+        self.ema_model.to(next(model.parameters()).device).eval().requires_grad_(False)
+        self._pairs = (list(self.ema_model.parameters()), list(model.parameters()), list(zip(self.ema_model.buffers(), model.buffers())))
 
     @torch.no_grad()
     def after_step(self):
@@ -100,15 +101,20 @@ class SampleGridCallback(Callback):
 
 # %% ../nbs/25_callbacks.ipynb #6a7e50a4
 class CheckpointCallback(EpochEndCallback):
-    "Save a checkpoint at the end of every epoch (`checkpoint_interval` steps), keeping the newest `keep`."
+    """Save a checkpoint at the end of every epoch (`checkpoint_interval` steps), keeping the newest `keep`.
+    In data-parallel training every process runs it: `gather` collects every process's RNG state (a collective call),
+    and only the process with `write` set writes."""
     order = 80
-    def __init__(self, ckpt_dir, keep: int = 1, extra: Optional[dict] = None):
+    def __init__(self, ckpt_dir, keep: int = 1, extra: Optional[dict] = None, gather: Optional[Callable] = None, write: bool = True):
         self.dir, self.keep, self.extra = Path(ckpt_dir), check_int('n_saved_models', keep, min=1), extra
+        self.gather, self.write = gather, write
 
     def epoch_done(self):
+        rng = self.gather(rng_state()) if self.gather is not None else [rng_state()]
+        if not self.write: return
         ema = getattr(self.learn, 'ema', None)
-        save_checkpoint(self.dir, epoch_end_step(self), self.epoch + 1, self.learn.model,
-                        ema.ema_model if ema is not None else None, self.learn.opt.opt, self.keep, self.extra)
+        save_checkpoint(self.dir, epoch_end_step(self), self.epoch + 1, unwrapped(self.learn.model),
+                        ema.ema_model if ema is not None else None, self.learn.opt.opt, self.keep, self.extra, rng)
 
 # %% ../nbs/25_callbacks.ipynb #b3829b01
 class RunLogCallback(EpochEndCallback):
@@ -135,7 +141,7 @@ class RunLogCallback(EpochEndCallback):
 
     def before_fit(self):
         self.log = TrainingLog(self.dir / 'training_log.csv')
-        self.t0 = self.t_last = time.perf_counter(); self.n_last = 0; self.smooth = None
+        self.t0 = self.t_last = time.perf_counter(); self.n_last = 0; self.smooth = self.log.last_train_loss   # a resumed run continues its curve
 
     def _elapsed(self) -> str: return f"{self.log.elapsed0 + time.perf_counter() - self.t0:.1f}"
 

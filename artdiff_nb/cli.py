@@ -38,8 +38,10 @@ def _out_png(path) -> Path:
     return out
 
 def _train(a):
+    import os
     from artdiff_nb.config import load_configs, load_preset, preset_paths
     from artdiff_nb.runfolder import read_run_config
+    from artdiff_nb.distributed import launched_world, launch, lost_peer, ProcessFailed, LAUNCHED_BY_ARTDIFF
     from artdiff_nb.train import train
     eir = [a.global_configs, a.input_configs, a.fusion_configs, a.output_configs]
     given = sum(x is not None for x in (a.preset, a.resume)) + any(x is not None for x in eir)
@@ -49,6 +51,8 @@ def _train(a):
     if a.resume:
         cfg = read_run_config(a.resume)
         if a.output_folder and Path(a.output_folder) != Path(a.resume): raise UsageError("--output-folder cannot be combined with --resume")
+        if a.devices is not None and a.devices != cfg.devices:
+            raise UsageError(f"{a.resume} trained on {cfg.devices} process(es): resume it with --devices {cfg.devices} (or leave --devices out)")
         cfg, files = cfg.replace(output_folder=str(a.resume)), ()
     elif a.preset:
         cfg, p = load_preset(a.preset), preset_paths(a.preset)
@@ -57,15 +61,45 @@ def _train(a):
         cfg = load_configs(a.global_configs, a.input_configs, a.fusion_configs, a.output_configs)
         files = [a.global_configs, *a.input_configs, a.fusion_configs, a.output_configs]
     if a.output_folder: cfg = cfg.replace(output_folder=a.output_folder)
+    if a.devices is not None: cfg = cfg.replace(devices=check_int('--devices', a.devices, min=1))
+    world = launched_world()
+    if world == 1 and cfg.devices > 1:                                  # start the processes, each running this same command
+        _check_gpus(cfg)
+        if not a.resume: _refuse_existing(cfg)
+        try: launch(a.argv + (['--devices', str(cfg.devices)] if a.devices is None else []), cfg.devices)
+        except ProcessFailed as e:
+            print(f"artdiff: error: {e}; the newest complete checkpoint is kept: continue with artdiff train --resume {cfg.output_folder}",
+                  file=sys.stderr)
+            raise SystemExit(1)
+        return
+    main = os.environ.get('RANK', '0') == '0'
     steps = a.max_steps if a.max_steps is not None else cfg.total_steps
-    print(f"training {'(resumed) ' if a.resume else ''}into {cfg.output_folder}: {steps} steps of batch {cfg.data.batch_size} "
-          f"at {cfg.unet.image_size}px; samples every {cfg.sample_interval}, checkpoints every {cfg.checkpoint_interval}", flush=True)
+    procs = f" on {max(world, cfg.devices)} processes (effective batch {cfg.data.batch_size * max(world, cfg.devices)})" if max(world, cfg.devices) > 1 else ''
+    if main: print(f"training {'(resumed) ' if a.resume else ''}into {cfg.output_folder}: {steps} steps of batch {cfg.data.batch_size}{procs} "
+                   f"at {cfg.unet.image_size}px; samples every {cfg.sample_interval}, checkpoints every {cfg.checkpoint_interval}", flush=True)
     try: run = train(cfg, resume=bool(a.resume), config_files=files, max_steps=a.max_steps,
                      progress=True if sys.stdout.isatty() else 'lines')    # bars in a terminal, plain lines in a log or a pipe
     except KeyboardInterrupt:
-        print(f"\ninterrupted: finished checkpoints are kept; continue with: artdiff train --resume {cfg.output_folder}", file=sys.stderr)
+        if main: print(f"\ninterrupted: finished checkpoints are kept; continue with: artdiff train --resume {cfg.output_folder}", file=sys.stderr)
         raise SystemExit(130)
-    print(f"done: {run} (samples in {run / 'samples'}, curve {run / 'training_curve_LOSS.png'})")
+    except RuntimeError as e:
+        if world == 1 or not lost_peer(e): raise
+        if not os.environ.get(LAUNCHED_BY_ARTDIFF):                     # torchrun or accelerate: say it here, once per process
+            print(f"artdiff: error: process {os.environ.get('RANK')} lost another process of the run; continue with: "
+                  f"artdiff train --resume {cfg.output_folder}", file=sys.stderr)
+        raise SystemExit(1)
+    if main: print(f"done: {run} (samples in {run / 'samples'}, curve {run / 'training_curve_LOSS.png'})")
+
+def _check_gpus(cfg):
+    "Several processes on CUDA need as many GPUs: say so before starting any."
+    import torch
+    if cfg.device in ('cuda', 'auto') and torch.cuda.is_available() and torch.cuda.device_count() < cfg.devices:
+        raise UsageError(f"--devices {cfg.devices} needs {cfg.devices} GPUs, this machine has {torch.cuda.device_count()}")
+
+def _refuse_existing(cfg):
+    from artdiff_nb.runfolder import latest_checkpoint
+    if latest_checkpoint(Path(cfg.output_folder) / 'checkpoints') is not None:
+        raise UsageError(f"{cfg.output_folder} already holds a run; continue it with --resume {cfg.output_folder}, or choose another --output-folder")
 
 def _generate(a):
     from artdiff_nb.train import load_run
@@ -242,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--resume', metavar='RUN', help='continue the run in folder RUN from its newest checkpoint')
     t.add_argument('--max-steps', type=int, help='train (or extend a resumed run) to this many steps')
     t.add_argument('--output-folder', help="the run folder (default: the config's output_folder)")
+    t.add_argument('--devices', type=int, help='processes of a data-parallel run: GPUs, or CPU processes sharing the cores; '
+                   "the effective batch is batch_size x devices (default: the config's accelerator.devices)")
     t.set_defaults(func=_train)
 
     from artdiff_nb.samplers import SAMPLERS
@@ -314,10 +350,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     "Entry point of the `artdiff` console script; returns the exit status."
     try:
+        argv = list(sys.argv[1:] if argv is None else argv)
         a = build_parser().parse_args(argv)
+        a.argv = argv                                          # what `train --devices N` hands to the processes it starts
         if a.command is None: build_parser().print_help(); return 0
         a.func(a)
         return 0
     except (UsageError, ValueError, TypeError, OSError) as e:
         print(f"artdiff: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", file=sys.stderr)
         return 2
+
+# %% ../nbs/90_cli.ipynb #ccae8b3c
+if __name__ == '__main__': sys.exit(main())

@@ -20,7 +20,7 @@ from .encoder import EncoderConfig
 from .unet import UNetConfig
 from .samplers import SAMPLERS, SamplingConfig
 from .data import DataConfig
-from .learner import OptimConfig, OPTIMIZERS, LR_SCHEDULES, PRECISIONS
+from .learner import OptimConfig, OPTIMIZERS, LR_SCHEDULES, PRECISIONS, TIMESTEP_SAMPLINGS
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'KINDS', 'SCHEMA', 'PRESETS_DIR', 'PRESET_FILES', 'TrainConfig', 'ConfigError', 'load_yaml',
@@ -37,7 +37,7 @@ class TrainConfig:
     max_steps: int = 50_000
     n_epochs: Optional[int] = None
     device: str = 'auto'
-    devices: int = 1
+    devices: int = 1                            # processes of a data-parallel run (the effective batch is batch_size x devices)
     seed: int = 0
     precision: str = 'auto'
     channels_last: bool = True
@@ -68,7 +68,6 @@ class TrainConfig:
             raise ValueError(f"n_metric_captions ({self.n_metric_captions}) must be <= valid_size ({self.data.valid_size}): metrics draw validation captions")
         if self.n_epochs is not None: check_int('n_epochs', self.n_epochs, min=1)
         check_int('seed', self.seed, min=0); check_choice('precision', self.precision, PRECISIONS)
-        if self.devices > 1: raise ValueError(f"devices {self.devices}: training on several processes is not available yet; set devices: 1")
         for f in ('channels_last', 'compile_model'):
             if not isinstance(getattr(self, f), bool): raise TypeError(f"{f} must be true or false, got {getattr(self, f)!r}")
         if self.sampling.steps > self.schedule.T:
@@ -153,6 +152,7 @@ SCHEMA: dict[str, dict[str, dict[str, tuple[str, Any]]]] = {   # file kind -> se
         'output_type_info': {'loss': ('_', ('diffusion',)), 'diffusion_time_steps': ('schedule.T', _int),
                              'diffusion_beta_schedule': ('schedule.beta_schedule', BETA_SCHEDULES),
                              'prediction_type': ('schedule.prediction_type', PREDICTION_TYPES), 'min_snr_gamma': ('optim.min_snr_gamma', _num),
+                             'timestep_sampling': ('optim.timestep_sampling', TIMESTEP_SAMPLINGS),
                              'size': ('_output_size', _ints), 'num_channels': ('_', (3,))},
         'model_config': {'model_type': ('_', ('unet',)), 'widths': ('unet.widths', _ints), 'blocks_per_level': ('unet.blocks_per_level', _int),
                          'attn_levels': ('unet.attn_levels', _ints), 'cross_attn_levels': ('unet.cross_attn_levels', _ints),

@@ -14,6 +14,7 @@ from typing import Optional, Sequence
 import torch
 from torch.utils.data import IterableDataset
 from fastai.data.load import DataLoader
+from fastai.torch_core import to_detach
 
 from .core import check_int, check_float
 from .captions import CaptionTokenizer
@@ -110,6 +111,10 @@ class CaptionDataLoader(DataLoader):
         dl.tok, dl.image_size = self.tok, self.image_size
         return dl
 
+    def to_detach(self, b, cpu: bool = True, gather: bool = True):
+        "Detach `b` for metrics, never gathering: in data-parallel training each process's loader is its own part, reduced explicitly."
+        return to_detach(b, cpu, gather=False)
+
     def show_batch(self, b=None, max_n: int = 8, ncols: int = 4, **kwargs):
         "A captioned grid of (the first `max_n` images of) batch `b` (default: the next one), captions decoded from their ids."
         images, ids = b if b is not None else self.one_batch()
@@ -122,12 +127,14 @@ def validation_samples(source: Source, n: int) -> list[Sample]:
     return valid
 
 def diffusion_dls(source: Source | Sequence[Source], tok: CaptionTokenizer, bs: int, valid: Sequence[Sample], iters_per_epoch: int,
-                  valid_bs: Optional[int] = None, device=None):
-    "fastai DataLoaders: `iters_per_epoch` batches of the stream (one thread per source) per epoch, and the fixed `valid` samples."
+                  valid_bs: Optional[int] = None, device=None, part: tuple[int, int] = (0, 1)):
+    """fastai DataLoaders: `iters_per_epoch` batches of the stream (one thread per source) per epoch, and the fixed `valid` samples.
+    `part = (rank, world)`: this process validates batches `rank`, `rank + world`, ... of `valid` (its part of the work)."""
     from fastai.data.core import DataLoaders
     stream = BatchStream(source, tok, bs)
     train = CaptionDataLoader(stream, tok, stream.source.image_size, bs=None, n=check_int('iters_per_epoch', iters_per_epoch, min=1),
                               device=device)
-    valid = CaptionDataLoader(list(valid), tok, stream.source.image_size, bs=valid_bs or bs, create_batch=partial(collate, tok=tok),
-                              device=device)
+    vbs, (rank, world) = valid_bs or bs, part
+    mine = [s for i in range(rank * vbs, len(valid), world * vbs) for s in valid[i:i + vbs]]
+    valid = CaptionDataLoader(mine, tok, stream.source.image_size, bs=vbs, create_batch=partial(collate, tok=tok), device=device)
     return DataLoaders(train, valid, device=device)

@@ -16,7 +16,7 @@ from .core import check_int, check_float
 from .captions import PAD_ID, NULL_ID
 
 # %% auto #0
-__all__ = ['EncoderConfig', 'CaptionEncoder', 'null_caption', 'drop_captions']
+__all__ = ['EncoderConfig', 'CaptionEncoder', 'null_caption', 'with_null_captions', 'drop_captions']
 
 # %% ../nbs/11_encoder.ipynb #34099a8f
 @dataclass(frozen=True)
@@ -68,9 +68,12 @@ def null_caption(n: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     ids = torch.full((n, 1), NULL_ID, dtype=torch.long, device=device)
     return ids, torch.ones_like(ids, dtype=torch.bool)
 
-def drop_captions(ids: torch.Tensor, p: float, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    "Replace each caption in `ids` by the empty caption (`<null>` then padding) with probability `p`: training for guidance."
-    drop = torch.rand(ids.shape[0], generator=generator, device='cpu').to(ids.device) < check_float('p', p, 0, 1)
+def with_null_captions(ids: torch.Tensor, drop: torch.Tensor) -> torch.Tensor:
+    "`ids` with the captions where `drop` (B,) is True replaced by the empty caption (`<null>` then padding)."
     null = torch.zeros_like(ids[:1])                                # <pad> is id 0
     null[:, :1] = null_caption(1, ids.device)[0]
-    return torch.where(drop[:, None], null, ids)
+    return torch.where(drop.to(ids.device)[:, None], null, ids)
+
+def drop_captions(ids: torch.Tensor, p: float, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    "Replace each caption in `ids` by the empty caption with probability `p`: training for guidance."
+    return with_null_captions(ids, torch.rand(ids.shape[0], generator=generator, device='cpu') < check_float('p', p, 0, 1))

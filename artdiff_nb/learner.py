@@ -27,18 +27,19 @@ from .captions import CaptionTokenizer
 from .images import to_uint8
 from .figures import caption_grid
 from .schedules import NoiseSchedule, ScheduleConfig
-from .encoder import drop_captions, EncoderConfig
+from .encoder import with_null_captions, EncoderConfig
 from .unet import CaptionDiffusion, UNetConfig
 from .samplers import SamplingConfig, generate
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'LR_SCHEDULES', 'PRECISIONS', 'OptimConfig', 'DiffusionCB', 'diffusion_loss', 'autocast_dtype',
-           'Autocast', 'lr_schedule', 'cpu_state_dict', 'DiffusionLearner', 'load_diffusion_learner',
-           'diffusion_learner']
+__all__ = ['OPTIMIZERS', 'LR_SCHEDULES', 'TIMESTEP_SAMPLINGS', 'PRECISIONS', 'OptimConfig', 'data_parallel_part',
+           'sample_timesteps', 'DiffusionCB', 'diffusion_loss', 'autocast_dtype', 'Autocast', 'lr_schedule',
+           'cpu_state_dict', 'unwrapped', 'DiffusionLearner', 'load_diffusion_learner', 'diffusion_learner']
 
 # %% ../nbs/22_learner.ipynb #b965b22b
 OPTIMIZERS = {'adamw': torch.optim.AdamW, 'adam': torch.optim.Adam}
 LR_SCHEDULES = ('cosine', 'one_cycle', 'constant')
+TIMESTEP_SAMPLINGS = ('uniform', 'logit_normal')
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -52,33 +53,60 @@ class OptimConfig:
     caption_dropout: float = 0.1                 # share of captions replaced by the empty caption, for guidance
     min_snr_gamma: Optional[float] = 5.0         # None: plain MSE
     ema_decay: float = 0.9999
+    timestep_sampling: str = 'uniform'           # or 'logit_normal': timesteps t/T ~ sigmoid(N(0, 1)), mid-noise more often
 
     def __post_init__(self):
         check_float('lr', self.lr, min=0); check_float('wd', self.wd, min=0); check_choice('optimizer', self.optimizer, OPTIMIZERS)
         check_float('gradient_clipping', self.gradient_clipping, min=0); check_int('warmup_steps', self.warmup_steps, min=0)
         check_choice('lr_schedule', self.lr_schedule, LR_SCHEDULES); check_float('caption_dropout', self.caption_dropout, 0, 1)
         if self.min_snr_gamma is not None: check_float('min_snr_gamma', self.min_snr_gamma, min=0)
-        check_float('ema_decay', self.ema_decay, 0, 1)
+        check_float('ema_decay', self.ema_decay, 0, 1); check_choice('timestep_sampling', self.timestep_sampling, TIMESTEP_SAMPLINGS)
 
 # %% ../nbs/22_learner.ipynb #ded47314
+def data_parallel_part() -> tuple[int, int]:
+    "This process's `(rank, world)` in data-parallel training (torch.distributed's process group); `(0, 1)` alone."
+    import torch.distributed as dist
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
+
+def sample_timesteps(n: int, T: int, how: str = 'uniform', generator: Optional[torch.Generator] = None, device=None) -> torch.Tensor:
+    "`n` training timesteps in [0, T): uniform, or logit-normal (t/T = sigmoid(z), z ~ N(0, 1): the middle of the noise range more often)."
+    if check_choice('timestep_sampling', how, TIMESTEP_SAMPLINGS) == 'uniform': return torch.randint(0, T, (n,), generator=generator, device=device)
+    u = torch.sigmoid(torch.randn(n, generator=generator, device=device))
+    return (u * T).long().clamp_(max=T - 1)
+
 class DiffusionCB(Callback):
-    "Turn `(images, ids)` into `(x_t, t, ids)` and the target `(target, weight)`; fixed noise in validation."
+    """Turn `(images, ids)` into `(x_t, t, ids)` and the target `(target, weight)`. Training batch `step` draws from a
+    generator seeded by `(seed, step)`; validation batch `i` from one seeded by `i`. In data-parallel training each process
+    draws for the global batch and keeps its rows (`rank`, `rank + world`, ...)."""
     order = -10                                     # before everything that looks at the batch
     def __init__(self, sched: NoiseSchedule, caption_dropout: float = 0.1, min_snr_gamma: Optional[float] = 5.0,
-                 channels_last: bool = False):
+                 channels_last: bool = False, timestep_sampling: str = 'uniform', seed: int = 0, step: int = 0):
         self.sched, self.channels_last = sched, channels_last
-        self.p, self.gamma = caption_dropout, min_snr_gamma      # checked by OptimConfig
+        self.p, self.gamma, self.timestep_sampling = caption_dropout, min_snr_gamma, timestep_sampling   # checked by OptimConfig
+        self.seed, self.step = check_int('seed', seed, min=0), check_int('step', step, min=0)   # step: training batches drawn, kept across fits
+        self._gens, (self.rank, self.world) = {}, data_parallel_part()
+
+    def before_fit(self): self.rank, self.world = data_parallel_part()     # a process group may have formed since
+
+    def _generator(self, device, seed: int) -> torch.Generator:
+        "A generator on `device` (one per device, reseeded for each batch): draws happen where the batch lives."
+        device = torch.device(device)
+        if device not in self._gens: self._gens[device] = torch.Generator(device)
+        return self._gens[device].manual_seed(seed)
 
     def before_batch(self):
         x0, ids = self.xb[0], self.xb[1] if len(self.xb) > 1 else self.yb[0]
-        n = x0.shape[0]
-        if self.training:                                    # drawn where the batch lives: no host-to-device copies
-            t, noise = torch.randint(0, self.sched.T, (n,), device=x0.device), torch.randn_like(x0)
+        n, rows = x0.shape[0], slice(self.rank, None, self.world)
+        N = n * self.world                                   # the global batch: every process draws it, and keeps its rows
+        if self.training:
+            g = self._generator(x0.device, (self.seed << 32) + self.step); self.step += 1
+            t = sample_timesteps(N, self.sched.T, self.timestep_sampling, g, x0.device)[rows]
+            noise = torch.randn((N, *x0.shape[1:]), generator=g, device=x0.device)[rows]
+            if self.p: ids = with_null_captions(ids, torch.rand(N, generator=g, device=x0.device)[rows] < self.p)
         else:                                                # fixed noise for validation, the same on any device
-            g = torch.Generator().manual_seed(self.iter)
+            g = self._generator('cpu', self.iter * self.world + self.rank)   # this process's batches are every world-th
             t = torch.randint(0, self.sched.T, (n,), generator=g).to(x0.device)
             noise = torch.randn(x0.shape, generator=g).to(x0.device)
-        if self.training and self.p: ids = drop_captions(ids, self.p)
         x_t = self.sched.add_noise(x0, noise, t)
         if self.channels_last: x_t = x_t.contiguous(memory_format=torch.channels_last)
         w = self.sched.min_snr_weight(t, self.gamma) if self.gamma is not None else torch.ones(n, device=x0.device)
@@ -120,6 +148,10 @@ def cpu_state_dict(m: torch.nn.Module) -> dict:
     return {k: v.detach().float().cpu().contiguous() if v.is_floating_point() else v.detach().cpu().contiguous()
             for k, v in m.state_dict().items()}
 
+def unwrapped(model: torch.nn.Module) -> torch.nn.Module:
+    "The model inside a data-parallel wrapper (`DistributedDataParallel`), or `model` itself."
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+
 class DiffusionLearner(Learner):
     """fastai's `Learner` for caption-to-image diffusion, complete: `predict(caption)` samples an image (with the EMA
     weights when an `EMACallback` keeps them, as `sampling` says), `show_results()` sets the painter's validation images
@@ -136,7 +168,7 @@ class DiffusionLearner(Learner):
     def sampling_model(self) -> torch.nn.Module:
         "The model to draw from: the EMA model when an `EMACallback` keeps one, else the model being trained."
         ema = getattr(self, 'ema', None)                  # fastai names an attached EMACallback `ema`
-        return ema.ema_model if ema is not None and ema.ema_model is not None else self.model
+        return ema.ema_model if ema is not None and ema.ema_model is not None else unwrapped(self.model)
 
     def generate(self, captions: Sequence[str], seed=0, **options) -> np.ndarray:
         "uint8 images for `captions`, drawn by `sampling_model` as `self.sampling` says, with `options` changed for this call."
@@ -201,15 +233,16 @@ def load_diffusion_learner(path, device='cpu') -> DiffusionLearner:
 
 def diffusion_learner(dls, model: torch.nn.Module, sched: NoiseSchedule, optim: Optional[OptimConfig] = None, precision: str = 'auto',
                       channels_last: bool = True, compile_model: bool = False, cbs=None, sampling: Optional[SamplingConfig] = None,
-                      **optim_options) -> DiffusionLearner:
+                      seed: int = 0, **optim_options) -> DiffusionLearner:
     """A `DiffusionLearner` that trains `model` (a `CaptionDiffusion`) to denoise batches of `dls`, as `optim` says
-    (default `OptimConfig()`, with `optim_options` such as `lr=3e-3` overriding it); it samples as `sampling` says."""
+    (default `OptimConfig()`, with `optim_options` such as `lr=3e-3` overriding it); it samples as `sampling` says.
+    `seed` keys the training batches' noise."""
     optim = optim if optim is not None else OptimConfig(**optim_options)
     device = dls.device or torch.device('cpu')
     model = model.to(device)
     if channels_last: model.unet.to(memory_format=torch.channels_last)
     if compile_model: model.unet.compile()                       # in place: state_dict keys stay the same
-    cbs = [DiffusionCB(sched, optim.caption_dropout, optim.min_snr_gamma, channels_last)] + list(cbs or [])
+    cbs = [DiffusionCB(sched, optim.caption_dropout, optim.min_snr_gamma, channels_last, optim.timestep_sampling, seed)] + list(cbs or [])
     if optim.gradient_clipping: cbs.append(GradientClip(optim.gradient_clipping))
     dt = autocast_dtype(precision, torch.device(device))
     if dt is not None: cbs.append(Autocast(dt))

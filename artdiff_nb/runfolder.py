@@ -8,7 +8,7 @@ Docs: https://artdiff.github.io/artdiff_nb/runfolder.html.md"""
 from __future__ import annotations
 import csv, json, os, random, shutil
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,9 +21,9 @@ from .learner import cpu_state_dict
 from .metrics import METRIC_FIELDS
 
 # %% auto #0
-__all__ = ['CKPT_FILES', 'LOG_FIELDS', 'write_run_config', 'read_run_config', 'rng_state', 'set_rng_state', 'save_checkpoint',
-           'complete', 'latest_checkpoint', 'load_checkpoint', 'restore_optimizer', 'read_log', 'truncate_log',
-           'TrainingLog']
+__all__ = ['CKPT_FILES', 'LOG_FIELDS', 'write_run_config', 'read_run_config', 'rng_state', 'set_rng_state', 'process_rng',
+           'save_checkpoint', 'complete', 'latest_checkpoint', 'load_checkpoint', 'restore_optimizer', 'read_log',
+           'truncate_log', 'TrainingLog']
 
 # %% ../nbs/24_runfolder.ipynb #5c83c589
 def write_run_config(run, cfg: TrainConfig) -> Path:
@@ -55,6 +55,18 @@ def set_rng_state(tensors: dict, js: dict) -> None:
     n = js['numpy']; np.random.set_state((n[0], np.array(n[1], dtype=np.uint32), *n[2:]))
     p = js['python']; random.setstate((p[0], tuple(p[1]), p[2]))
 
+def _rng_names(tensors: dict, rank: int) -> dict:
+    "Process `rank`'s torch RNG tensors named as a checkpoint stores them: `rng.torch` for process 0, `rng.1.torch`, ... after."
+    return tensors if rank == 0 else {k.replace('rng.', f'rng.{rank}.', 1): v for k, v in tensors.items()}
+
+def process_rng(ck: dict, rank: int = 0) -> tuple[dict, dict]:
+    "The RNG states that process `rank` saved in checkpoint `ck` (as `load_checkpoint` returns it), ready for `set_rng_state`."
+    js = [ck['state']['rng'], *ck['state'].get('rng_processes', [])]
+    if rank >= len(js): raise ValueError(f"the checkpoint holds the RNG states of {len(js)} process(es), not of process {rank}")
+    if rank == 0: return {k: v for k, v in ck['training'].items() if k.startswith('rng.') and not k.split('.')[1].isdigit()}, js[0]
+    pre = f'rng.{rank}.'
+    return {'rng.' + k[len(pre):]: v for k, v in ck['training'].items() if k.startswith(pre)}, js[rank]
+
 # %% ../nbs/24_runfolder.ipynb #9db31338
 CKPT_FILES = ('model.safetensors', 'ema.safetensors', 'training_state.safetensors', 'state.json')
 
@@ -75,17 +87,22 @@ def _optimizer_tensors(opt: Optional[torch.optim.Optimizer]) -> tuple[dict, list
     return tensors, sd['param_groups']
 
 def save_checkpoint(ckpt_dir, step: int, epoch: int, model: torch.nn.Module, ema: Optional[torch.nn.Module] = None,
-                    opt: Optional[torch.optim.Optimizer] = None, keep: int = 1, extra: Optional[dict] = None) -> Path:
-    "Write checkpoint `step` atomically under `ckpt_dir`, point `latest` at it, and keep only the newest `keep`."
+                    opt: Optional[torch.optim.Optimizer] = None, keep: int = 1, extra: Optional[dict] = None,
+                    rng: Optional[Sequence[tuple[dict, dict]]] = None) -> Path:
+    """Write checkpoint `step` atomically under `ckpt_dir`, point `latest` at it, and keep only the newest `keep`.
+    `rng`: every process's `rng_state()`, in rank order (default: this process's alone)."""
     ckpt_dir = Path(ckpt_dir); ckpt_dir.mkdir(parents=True, exist_ok=True)
     final, tmp = ckpt_dir / f"step_{step:07d}", ckpt_dir / f".step_{step:07d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
+    for stale in ckpt_dir.glob('.step_*.tmp'): shutil.rmtree(stale, ignore_errors=True)     # what a crash left half-written
+    tmp.mkdir()
     save_file(cpu_state_dict(model), tmp / 'model.safetensors')
     save_file(cpu_state_dict(ema if ema is not None else model), tmp / 'ema.safetensors')
-    rng_tensors, rng_js = rng_state()
+    rng = list(rng) if rng is not None else [rng_state()]
+    rng_tensors = {k: v for r, (tensors, _) in enumerate(rng) for k, v in _rng_names(tensors, r).items()}
     opt_tensors, groups = _optimizer_tensors(opt)
     save_file({**rng_tensors, **opt_tensors}, tmp / 'training_state.safetensors')
-    _write_json(tmp / 'state.json', dict(step=step, epoch=epoch, param_groups=groups, rng=rng_js, **(extra or {})))
+    more = {'rng_processes': [js for _, js in rng[1:]]} if len(rng) > 1 else {}
+    _write_json(tmp / 'state.json', dict(step=step, epoch=epoch, param_groups=groups, rng=rng[0][1], **more, **(extra or {})))
     for f in CKPT_FILES: _fsync(tmp / f)
     if final.exists(): shutil.rmtree(final)
     os.replace(tmp, final); _fsync(ckpt_dir)
@@ -143,14 +160,17 @@ def truncate_log(path, step: int) -> None:
     _write_log(path, [r for r in read_log(path) if r['step'] <= step])
 
 class TrainingLog:
-    "`training_log.csv`, appended to and flushed row by row; `elapsed0` is the elapsed time its last row recorded."
+    """`training_log.csv`, appended to and flushed row by row; `elapsed0` is the elapsed time its last row recorded and
+    `last_train_loss` its last smoothed training loss (None in a new log): a resumed run continues both."""
     def __init__(self, path):
         self.path = Path(path); self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
         if not new:
             with open(self.path, newline='') as f: header = next(csv.reader(f), [])
             if tuple(header) != LOG_FIELDS: _write_log(self.path, read_log(self.path))   # a log of an older version: add the new columns
-        self.elapsed0 = max((r.get('elapsed_s') or 0 for r in read_log(self.path)), default=0.0)
+        rows = read_log(self.path)
+        self.elapsed0 = max((r.get('elapsed_s') or 0 for r in rows), default=0.0)
+        self.last_train_loss = next((r['train_loss'] for r in reversed(rows) if r.get('train_loss') is not None), None)
         self.f = open(self.path, 'a', newline=''); self.w = csv.DictWriter(self.f, LOG_FIELDS)
         if new: self.w.writeheader(); self.f.flush()
 

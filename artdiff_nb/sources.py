@@ -20,7 +20,7 @@ from .procart import ProcArt, Painting
 from .images import decode_image
 
 # %% auto #0
-__all__ = ['Sample', 'Source', 'ProcArtSource', 'slug_words', 'year_of', 'ParquetSource']
+__all__ = ['Sample', 'Source', 'check_part', 'ProcArtSource', 'slug_words', 'year_of', 'ParquetSource']
 
 # %% ../nbs/20_sources.ipynb #548be120
 @dataclass(frozen=True)
@@ -45,6 +45,15 @@ class Source:
         "Never return these sample ids again."
         self.skipped.update(map(str, ids))
 
+    def advance(self, n: int) -> None:
+        "Move past the next `n` samples, as `samples(n)` would, without keeping them. Sources that can, do it without decoding."
+        for i in range(0, check_int('n', n, min=0), 256): self.samples(min(256, n - i))
+
+    def shard(self, rank: int, world: int) -> None:
+        """Serve only part `rank` of `world` of the stream from now on: one process's share of data-parallel training.
+        The parts of `world` processes are disjoint, and together they are the whole stream."""
+        raise NotImplementedError
+
     def reset(self) -> None:
         "Start the stream over."
         self.pos = 0
@@ -53,13 +62,20 @@ class Source:
         "Release files or connections; a closed source may be used again (it reopens)."
 
 # %% ../nbs/20_sources.ipynb #9608fbac
+def check_part(rank: int, world: int) -> tuple[int, int]:
+    "A process's part of a stream: `world` >= 1 parts, `rank` one of them."
+    check_int('world', world, min=1)
+    return check_int('rank', rank, min=0, max=world - 1), world
+
 class ProcArtSource(Source):
-    "The procedural painter as a `Source`: sample `i` is painting `start + i` of the stream, captions optionally thinned."
+    """The procedural painter as a `Source`: sample `i` is painting `start + i` of the stream, captions optionally thinned.
+    A shard reads every `world`-th painting of what is left, from the `rank`-th on."""
     def __init__(self, seed: int = 0, image_size: int = 32, start: int = 0, field_dropout: float = 0.0,
                  styles: Optional[Sequence[str]] = None, genres: Optional[Sequence[str]] = None):
         super().__init__(image_size)
         self.art = ProcArt(seed, image_size, styles, genres)
-        self.pos = check_int('start', start, min=0)
+        self.start = self.pos = check_int('start', start, min=0)
+        self.stride = 1                                              # paintings between two samples of this part of the stream
         self.field_dropout = check_float('field_dropout', field_dropout, 0, 1)
 
     def caption(self, p: Painting, i: int) -> str:
@@ -69,16 +85,31 @@ class ProcArtSource(Source):
         drop = r.random(3) < self.field_dropout
         return str(Caption(p.artist, None if drop[0] else p.title, p.style, None if drop[1] else p.genre, None if drop[2] else p.year))
 
+    def _id(self, i: int) -> str: return f"procart-{self.art.seed}-{i}"
+
     def samples(self, n: int) -> list[Sample]:
         out = []
         while len(out) < n:
-            i, self.pos = self.pos, self.pos + 1
-            sid = f"procart-{self.art.seed}-{i}"
-            if sid in self.skipped: continue
+            i, self.pos = self.pos, self.pos + self.stride
+            if self._id(i) in self.skipped: continue
             img, p = self.art[i]
-            out.append(Sample(img, self.caption(p, i), sid))
+            out.append(Sample(img, self.caption(p, i), self._id(i)))
         self.served += len(out)
         return out
+
+    def advance(self, n: int) -> None:
+        "Move past `n` paintings without painting them."
+        n = check_int('n', n, min=0)
+        while n:
+            if self._id(self.pos) not in self.skipped: n -= 1
+            self.pos += self.stride
+
+    def shard(self, rank: int, world: int) -> None:
+        rank, world = check_part(rank, world)
+        self.start = self.pos = self.pos + rank * self.stride
+        self.stride *= world
+
+    def reset(self) -> None: self.pos = self.start
 
 # %% ../nbs/20_sources.ipynb #1ac84e84
 def slug_words(s, kind: str = 'name') -> Optional[str]:
@@ -117,7 +148,8 @@ def _label_names(meta: dict) -> dict[str, list[str]]:
     return out
 
 class ParquetSource(Source):
-    "WikiArt-style parquet shards (a file, a folder, or `hf://datasets/OWNER/NAME[@rev]`) as a `Source` of captioned images."
+    """WikiArt-style parquet shards (a file, a folder, or `hf://datasets/OWNER/NAME[@rev]`) as a `Source` of captioned images.
+    A shard reads every `world`-th row group of the files (every `world`-th row when there are fewer row groups than parts)."""
     def __init__(self, location: str | Path, image_size: int = 128, fs=None, loop: bool = True, rows_per_read: int = 64,
                  augment: bool = False, seed: int = 0):
         super().__init__(image_size)
@@ -138,6 +170,7 @@ class ParquetSource(Source):
             self.files = sorted(fs.glob(f"{self.root}/**/*.parquet")) or sorted(fs.glob(f"{self.root}/*.parquet"))
         if not self.files: raise FileNotFoundError(f"no parquet files at {location}")
         self.labels = self._read_labels()
+        self.part, self._by_rows = (0, 1), False
         self.reset()
 
     def _read_labels(self) -> dict:
@@ -156,21 +189,43 @@ class ParquetSource(Source):
     def reset(self) -> None:
         self._rows, self.pos, self._served_in_pass = self._iter_rows(), 0, 0
 
-    def _iter_rows(self) -> Iterator[tuple[Optional[str], Optional[dict]]]:
-        "`(sample_id, row)` for every row, pass after pass when looping; `(None, None)` marks the end of a pass."
+    def _open(self, f: str):
         import pyarrow as pa, pyarrow.parquet as pq
+        fh = self.fs.open(f, 'rb')
+        try: return fh, pq.ParquetFile(fh)
+        except pa.ArrowException as e: fh.close(); raise ValueError(f"{f}: not a readable parquet file ({e})") from None
+
+    def _iter_rows(self) -> Iterator[tuple[Optional[str], Optional[dict]]]:
+        "`(sample_id, row)` for every row of this part, pass after pass when looping; `(None, None)` marks the end of a pass."
+        rank, world = self.part
         while True:
+            group = row = 0                                      # counted over all files, to deal them out to the parts
             for f in self.files:
-                with self.fs.open(f, 'rb') as fh:
-                    try: pf = pq.ParquetFile(fh)
-                    except pa.ArrowException as e: raise ValueError(f"{f}: not a readable parquet file ({e})") from None
+                fh, pf = self._open(f)
+                with fh:
                     cols = [c for c in ('image', 'title', 'artist', 'date', 'genre', 'style') if c in pf.schema_arrow.names]
-                    i = 0
-                    for batch in pf.iter_batches(batch_size=self.rows_per_read, columns=cols):
-                        for row in batch.to_pylist():
-                            yield f"{Path(f).stem}:{i}", row; i += 1
+                    first = 0                                    # index in the file of the group's first row: the sample id
+                    for g in range(pf.num_row_groups):
+                        n, mine = pf.metadata.row_group(g).num_rows, self._by_rows or group % world == rank
+                        if mine:
+                            i = first
+                            for batch in pf.iter_batches(batch_size=self.rows_per_read, row_groups=[g], columns=cols):
+                                for r in batch.to_pylist():
+                                    if not self._by_rows or (row + i - first) % world == rank: yield f"{Path(f).stem}:{i}", r
+                                    i += 1
+                        group, row, first = group + 1, row + n, first + n
             yield None, None
             if not self.loop: return
+
+    def shard(self, rank: int, world: int) -> None:
+        "Deal the row groups of all files out to `world` parts (rows, when there are fewer groups than parts); the pass restarts."
+        self.part = check_part(rank, world)
+        groups = 0
+        for f in self.files:
+            fh, pf = self._open(f)
+            with fh: groups += pf.num_row_groups
+        self._by_rows = groups < world
+        self.reset()
 
     def _field(self, row, col, kind='name'):
         v = row.get(col)
@@ -189,15 +244,21 @@ class ParquetSource(Source):
         if self.augment and self._rng.random() < 0.5: arr = np.ascontiguousarray(arr[:, ::-1])
         return Sample(arr, self.caption(row), sid)
 
-    def samples(self, n: int) -> list[Sample]:
-        out = []
+    def _unskipped(self) -> Iterator[tuple[str, dict]]:
+        "The rows not skipped, counted in `pos`; a whole pass with nothing served is an error (when looping)."
         for sid, row in self._rows:
-            if sid is None:                                       # a whole pass: was anything servable in it?
+            if sid is None:
                 if not self._served_in_pass and self.loop:
-                    raise ValueError(f"{self.root}: no row left to serve (all unreadable or in the validation set)")
+                    raise ValueError(f"{self.root}: no row left to serve (all unreadable or in the validation set)"
+                                     + (f" in part {self.part[0]} of {self.part[1]}" if self.part[1] > 1 else ''))
                 self._served_in_pass = 0; continue
             self.pos += 1
-            if sid in self.skipped: continue
+            if sid not in self.skipped: yield sid, row
+
+    def samples(self, n: int) -> list[Sample]:
+        out = []
+        if n <= 0: return out
+        for sid, row in self._unskipped():
             try: out.append(self._sample(sid, row))
             except (UnidentifiedImageError, OSError, ValueError, TypeError, Image.DecompressionBombError):
                 self.corrupt += 1; continue                          # this row only: its neighbours are still served
@@ -205,3 +266,10 @@ class ParquetSource(Source):
             if len(out) == n: break
         self.served += len(out)
         return out
+
+    def advance(self, n: int) -> None:
+        "Move past `n` rows without decoding their images (a row that would not decode counts as served)."
+        if check_int('n', n, min=0) == 0: return
+        for _ in self._unskipped():
+            self._served_in_pass += 1; n -= 1
+            if n == 0: break

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 from .core import check_int, check_choice
 from .images import encode_image, decode_image
-from .sources import Sample, Source
+from .sources import Sample, Source, check_part
 
 log = logging.getLogger(__name__)
 PROTOCOL_VERSION = '1.0'
@@ -252,6 +252,15 @@ class WebSocketSource(Source):
 
     def reset(self) -> None:
         self._request({'type': 'reset'}, 'resetConfirmation'); self.pos, self._buffer = 0, []
+
+    def advance(self, n: int) -> None:
+        "Nothing to do: the server keeps the stream's position, and a reconnecting client continues from it."
+        check_int('n', n, min=0)
+
+    def shard(self, rank: int, world: int) -> None:
+        """Nothing to split: a server deals every sample to one connection, so the connections of several processes
+        (their `worker_id`s told apart, as EIR's own workers are) already read disjoint parts of its stream."""
+        check_part(rank, world)
 
     def status(self) -> dict: return self._request({'type': 'status'}, 'status')['payload']
 

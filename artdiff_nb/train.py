@@ -20,12 +20,13 @@ from .schedules import NoiseSchedule
 from .unet import CaptionDiffusion
 from .samplers import generate, SamplingConfig
 from .sources import Source, ProcArtSource
-from .data import validation_samples, diffusion_dls
+from .data import diffusion_dls
 from .config import TrainConfig, ConfigError
 from .learner import diffusion_learner, lr_schedule
-from .runfolder import (complete, latest_checkpoint, load_checkpoint, restore_optimizer, set_rng_state, truncate_log,
-                                  read_run_config, write_run_config)
+from .runfolder import (complete, latest_checkpoint, load_checkpoint, restore_optimizer, set_rng_state, process_rng,
+                                  truncate_log, read_run_config, write_run_config)
 from .callbacks import EMACallback, SampleGridCallback, CheckpointCallback, RunLogCallback, StepLimit, CaptionMetricsCallback
+from .distributed import Processes, DDPCallback, shared_validation
 
 # %% auto #0
 __all__ = ['pick_device', 'make_sources', 'make_model', 'make_schedule', 'make_tokenizer', 'train', 'Run', 'load_run']
@@ -39,13 +40,15 @@ def pick_device(name: str = 'auto') -> torch.device:
     if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError("device 'cuda' asked for, but no CUDA GPU is available")
     return d
 
-def make_sources(cfg: TrainConfig) -> list[Source]:
-    "The training sources named by `cfg.data.source`: one, or one WebSocket connection per `dataloader_workers`."
+def make_sources(cfg: TrainConfig, rank: int = 0) -> list[Source]:
+    """The training sources named by `cfg.data.source`: one, or one WebSocket connection per `dataloader_workers`
+    (their worker ids distinct across the processes of a data-parallel run: process `rank` has its own)."""
     d, size = cfg.data, cfg.unet.image_size
     if d.source == 'procart': return [ProcArtSource(seed=d.seed, image_size=size, field_dropout=d.painter_field_dropout)]
     if d.source.startswith(('ws://', 'wss://')):
         from artdiff_nb.stream import WebSocketSource
-        return [WebSocketSource(d.source, image_size=size, worker_id=i) for i in range(max(1, d.dataloader_workers))]
+        n = max(1, d.dataloader_workers)
+        return [WebSocketSource(d.source, image_size=size, worker_id=rank * n + i) for i in range(n)]
     if d.source.startswith('hf://') or d.source.endswith('.parquet') or Path(d.source).is_dir():
         from artdiff_nb.sources import ParquetSource
         return [ParquetSource(d.source, size, seed=d.seed)]
@@ -59,9 +62,11 @@ def make_model(cfg: TrainConfig, vocab_size: int) -> CaptionDiffusion:
 def make_schedule(cfg: TrainConfig) -> NoiseSchedule: return NoiseSchedule(cfg.schedule)
 
 def make_tokenizer(cfg: TrainConfig, src: Source) -> CaptionTokenizer:
-    "The vocabulary of `vocab_sample` training captions (the painter: read from past the validation set, at a tiny size)."
+    "The vocabulary of `vocab_sample` training captions (the painter: read from past the validation set, at a tiny size; parquet: a second reader)."
     d = cfg.data
-    vocab_src = ProcArtSource(d.seed, 8, start=d.valid_size, field_dropout=d.painter_field_dropout) if d.source == 'procart' else src
+    if d.source == 'procart': vocab_src = ProcArtSource(d.seed, 8, start=d.valid_size, field_dropout=d.painter_field_dropout)
+    elif d.source.startswith(('ws://', 'wss://')): vocab_src = src       # a server's stream cannot be read twice
+    else: vocab_src = make_sources(cfg)[0]                             # parquet: a reader of its own, the training one keeps its place
     return CaptionTokenizer.from_captions([s.caption for s in vocab_src.samples(d.vocab_sample)], d.min_freq, cfg.encoder.max_length)
 
 # %% ../nbs/26_train.ipynb #d308ddf3
@@ -88,47 +93,64 @@ def _write_run(run: Path, cfg: TrainConfig, resume: bool, config_files: Sequence
         for f in config_files: shutil.copy(f, run / 'configs' / Path(f).name)
     write_run_config(run, cfg)
 
-def _restore(learn, ema: EMACallback, ck_dir: Path, src: Source, cfg: TrainConfig, run: Path) -> int:
+def _restore(learn, ema: EMACallback, ck_dir: Path, srcs: Sequence[Source], cfg: TrainConfig, run: Path, procs: Processes) -> int:
     "Put back model, EMA, optimiser, RNG, log and stream position from checkpoint `ck_dir`; returns the epoch to start at."
     ck = load_checkpoint(ck_dir)
     learn.model.load_state_dict(ck['model'])
     ema.ema_model = make_model(cfg, learn.model.encoder.tok.num_embeddings); ema.ema_model.load_state_dict(ck['ema'])
-    ema.count = ck['state']['step']                                       # one EMA update per step
+    ema.count = learn.diffusion_cb.step = ck['state']['step']            # one EMA update, one keyed draw, per step
     learn.create_opt(); restore_optimizer(learn.opt.opt, ck)
-    set_rng_state(ck['training'], ck['state']['rng'])
-    truncate_log(run / 'training_log.csv', ck['state']['step'])
+    set_rng_state(*process_rng(ck, procs.rank))
+    if procs.is_main: truncate_log(run / 'training_log.csv', ck['state']['step'])
     start_epoch = ck['state']['epoch']
-    src.pos += start_epoch * cfg.checkpoint_interval * cfg.data.batch_size     # the stream continues where it was
+    for s in srcs: s.advance(start_epoch * cfg.checkpoint_interval * cfg.data.batch_size)   # each part continues where it was
     return start_epoch
+
+def _check_processes(cfg: TrainConfig, procs: Processes, resume: bool) -> TrainConfig:
+    "The config for the processes that run: a launcher's count wins for a new run; a resumed run needs as many as it had."
+    if procs.world == cfg.devices: return cfg
+    if resume: raise ValueError(f"this run trained on {cfg.devices} process(es): resume it on {cfg.devices}, not {procs.world}")
+    if procs.world == 1:
+        raise ValueError(f"devices: {cfg.devices} trains on {cfg.devices} processes: start them with `artdiff train --devices {cfg.devices}`, "
+                         f"torchrun or accelerate launch, or from Jupyter with accelerate's notebook_launcher")
+    return cfg.replace(devices=procs.world)
 
 def train(cfg: TrainConfig, resume: bool = False, config_files: Sequence = (), progress: bool | str = True,
           max_steps: Optional[int] = None, cbs: Sequence = ()) -> Path:
     """Train into `cfg.output_folder` (or continue it with `resume`) for exactly `cfg.total_steps`; returns the run folder.
     `config_files` are copied into `configs/`; `max_steps` overrides the config (e.g. to extend a resumed run);
     `progress`: True for fastprogress bars, 'lines' for one plain line per `log_interval`, False for silence;
-    `cbs` are extra fastai callbacks for this fit."""
+    `cbs` are extra fastai callbacks for this fit. Started as several processes by a launcher, it trains data-parallel."""
     run, cfg, ck_dir = _settle(cfg, resume, max_steps)
-    device = pick_device(cfg.device)
+    procs = Processes(pick_device(cfg.device))
+    cfg = _check_processes(cfg, procs, resume)
+    if not procs.is_main: progress = False
     torch.manual_seed(cfg.seed); np.random.seed(cfg.seed)
-    srcs = make_sources(cfg)                                          # a source that fails does so here, before anything is written
-    valid = validation_samples(srcs[0], cfg.data.valid_size)        # a WebSocket server is told to skip them for every worker
-    _write_run(run, cfg, resume, config_files)
-    if resume and (run / 'tokenizer.json').exists(): tok = CaptionTokenizer.load(run / 'tokenizer.json')
-    else: tok = make_tokenizer(cfg, srcs[0]); tok.save(run / 'tokenizer.json')
+    srcs = make_sources(cfg, procs.rank)                              # a source that fails does so here, before anything is written
+    valid = shared_validation(srcs, cfg.data.valid_size, procs)     # a WebSocket server is told to skip them for every worker
+    for s in srcs: s.shard(procs.rank, procs.world)
+    if procs.is_main:
+        _write_run(run, cfg, resume, config_files)
+        if resume and (run / 'tokenizer.json').exists(): tok = CaptionTokenizer.load(run / 'tokenizer.json')
+        else: tok = make_tokenizer(cfg, srcs[0]); tok.save(run / 'tokenizer.json')
+    tok = procs.broadcast(tok if procs.is_main else None)
     ipe, total, sched, ema = cfg.checkpoint_interval, cfg.total_steps, make_schedule(cfg), EMACallback(cfg.optim.ema_decay)
-    n_epochs = math.ceil(total / ipe)
-    dls = diffusion_dls(srcs, tok, cfg.data.batch_size, valid, ipe, device=device)
-    captions = [s.caption for s in valid[:cfg.n_sample_captions]]
-    run_cbs = [ema, StepLimit(total), CheckpointCallback(run / 'checkpoints', cfg.n_saved_models),
-               RunLogCallback(run, cfg.log_interval, cfg.data.batch_size, echo=progress == 'lines', total=total)]
-    if captions: run_cbs.append(SampleGridCallback(run / 'samples', cfg.sample_interval, captions, cfg.seed, total))
-    if cfg.n_metric_captions:
-        mv = valid[:cfg.n_metric_captions]
-        run_cbs.append(CaptionMetricsCallback(run, [s.caption for s in mv], np.stack([s.image for s in mv]),
-                                       cfg.metrics_interval or cfg.sample_interval, cfg.metrics_budget, cfg.seed, total))
+    n_epochs, bs = math.ceil(total / ipe), cfg.data.batch_size
+    dls = diffusion_dls(srcs, tok, bs, valid, ipe, device=procs.device, part=(procs.rank, procs.world))
+    run_cbs = [ema, StepLimit(total), CheckpointCallback(run / 'checkpoints', cfg.n_saved_models, write=procs.is_main,
+                                                         gather=procs.gather if procs.world > 1 else None)]
+    if procs.is_main:                                                # one writer: the log, the samples and the metrics
+        run_cbs.append(RunLogCallback(run, cfg.log_interval, bs * procs.world, echo=progress == 'lines', total=total))
+        captions = [s.caption for s in valid[:cfg.n_sample_captions]]
+        if captions: run_cbs.append(SampleGridCallback(run / 'samples', cfg.sample_interval, captions, cfg.seed, total))
+        if cfg.n_metric_captions:
+            mv = valid[:cfg.n_metric_captions]
+            run_cbs.append(CaptionMetricsCallback(run, [s.caption for s in mv], np.stack([s.image for s in mv]),
+                                                  cfg.metrics_interval or cfg.sample_interval, cfg.metrics_budget, cfg.seed, total))
+    if procs.world > 1: run_cbs.append(DDPCallback(procs))
     learn = diffusion_learner(dls, make_model(cfg, len(tok)), sched, cfg.optim, cfg.precision, cfg.channels_last, cfg.compile_model,
-                              cbs=run_cbs, sampling=cfg.sampling)
-    start_epoch = _restore(learn, ema, ck_dir, srcs[0], cfg, run) if resume else 0
+                              cbs=run_cbs, sampling=cfg.sampling, seed=cfg.seed)
+    start_epoch = _restore(learn, ema, ck_dir, srcs, cfg, run, procs) if resume else 0
     fit_cbs = [ParamScheduler({'lr': lr_schedule(cfg.optim.lr_schedule, cfg.optim.lr, cfg.optim.warmup_steps, total)}), *cbs]
     if progress is not True: learn.logger = lambda *_: None      # without bars fastai prints raw epoch lists; our log lines say it
     try:
@@ -136,6 +158,7 @@ def train(cfg: TrainConfig, resume: bool = False, config_files: Sequence = (), p
         else:
             with learn.no_bar(): learn.fit(n_epochs, cbs=fit_cbs, start_epoch=start_epoch)
     finally: dls.train.dataset.close()
+    procs.barrier()                                                  # the main process has written the last checkpoint
     return run
 
 # %% ../nbs/26_train.ipynb #b11702f1

@@ -1,7 +1,7 @@
 """Streaming throughput and memory: samples/s that `artdiff stream` delivers to 1 and 4 clients at 32 and 64 px,
 against what CPU training consumes (the CPU preset's measured images/s), and the server's resident memory over a
 soak run. Real server process, real clients on loopback, EIR's protocol. Run: `.venv/bin/python bench/stream.py`
-(`--soak 300` for the five-minute memory run; `--seconds` per throughput cell)."""
+(`--soak 300` for the five-minute memory run; `--seconds` per throughput cell; `--sizes 128` for the seed tutorial's size)."""
 import argparse, json, signal, socket, subprocess, sys, threading, time
 from pathlib import Path
 from websockets.sync.client import connect
@@ -44,10 +44,10 @@ def throughput(port, n_clients, seconds):
     for t in ts: t.join()
     return sum(counts.values()) / (time.time() - t0)
 
-def main(seconds, soak, fmt):
+def main(seconds, soak, fmt, sizes=(32, 64)):
     print(f"| image size | clients | samples/s delivered | x CPU training's {TRAINING_IMAGES_PER_S:.0f} img/s |")
     print('|---|---|---|---|')
-    for size in (32, 64):
+    for size in sizes:
         p, port = start(size, fmt)
         try:
             for n in (1, 4):
@@ -72,4 +72,5 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser()
     ap.add_argument('--seconds', type=float, default=10); ap.add_argument('--soak', type=float, default=300)
     ap.add_argument('--format', default='png', choices=('png', 'jpeg'))
-    a = ap.parse_args(); main(a.seconds, a.soak, a.format)
+    ap.add_argument('--sizes', type=int, nargs='+', default=[32, 64], help='image sizes to measure (default: 32 64)')
+    a = ap.parse_args(); main(a.seconds, a.soak, a.format, a.sizes)

@@ -1,7 +1,8 @@
 """The docs site: `tools/docs.py` builds it from the notebooks with no network; every internal link, anchor and image
 resolves; nothing is fetched from the internet; the modules' `Docs:` URLs name pages of the site; and in chromium every
 page loads without console errors or broken images, search answers offline, and screenshots of the front page, a notebook
-page and the tutorial are saved at 1400 px wide (to $ARTDIFF_SCREENSHOTS, or the test's temporary folder)."""
+page and the tutorial are saved at 1400 px wide (to $ARTDIFF_SCREENSHOTS, or the test's temporary folder); the playground's
+saved widget state is drawn, offline, by the site's own copy of the widget renderer."""
 import functools, http.server, os, re, shutil, threading
 from html.parser import HTMLParser
 from pathlib import Path
@@ -103,6 +104,14 @@ def test_every_page_in_chromium(site, tmp_path):
                 page.wait_for_timeout(150)
                 bad = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
                 problems += [f'{f.name}: image does not load: {b[:100]}' for b in bad]
+            page.goto(base + 'playground-tour.html', wait_until='load')   # the saved playground, drawn from its widget state
+            page.wait_for_selector('.jupyter-widgets.widget-vbox img', timeout=30_000)
+            drawn = page.evaluate("""() => ({widgets: document.querySelectorAll('.jupyter-widgets').length,
+                buttons: [...document.querySelectorAll('.jupyter-widgets button')].map(b => b.textContent.trim()),
+                images: [...document.querySelectorAll('.jupyter-widgets img')].map(i => [i.complete, i.naturalWidth])})""")
+            assert drawn['widgets'] > 20 and 'Generate' in drawn['buttons'] and 'Every style' in drawn['buttons'], drawn
+            assert drawn['images'] and all(ok and w > 100 for ok, w in drawn['images']), drawn
+            page.locator('.jupyter-widgets.widget-vbox').first.screenshot(path=str(shots / 'docs_playground_saved.png'))
             for name, file in (('docs_front_page', 'index.html'), ('docs_notebook_page', 'samplers.html'), ('docs_tutorial', 'tutorial.html')):
                 page.goto(base + file, wait_until='load'); page.wait_for_timeout(800)
                 page.screenshot(path=str(shots / f'{name}.png'))

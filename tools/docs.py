@@ -16,10 +16,10 @@ SITE_URL = 'https://artdiff.github.io/artdiff_nb/'
 GROUPS = [('Foundations', ('00', '01', '02', '03', '04')), ('Diffusion', ('10', '11', '12', '13', '14')),
           ('Training', ('20', '21', '22', '23', '24', '25', '26', '27')), ('Streaming and serving', ('30', '40', '90')),
           ('Playground', ('50',))]
-PAGES = [('Tutorial', 'tutorial.md'), ('The playground, in pictures', 'playground-tour.md'), ('Benchmarks', 'benchmarks.md'),
+PAGES = [('Tutorial', 'tutorial.md'), ('The playground, in pictures', 'playground-tour.ipynb'), ('Benchmarks', 'benchmarks.md'),
          ('CLI reference', 'cli-reference.md'), ('WikiArt on a GPU', 'wikiart-gpu.md')]
 
-def doc_name(nb: Path) -> str: return re.sub(r'^\d+_', '', nb.stem)
+def doc_name(nb: Path) -> str: return re.sub(r'^\d+[a-z]?_', '', nb.stem)
 
 def _links(text: str) -> str:
     "Site-absolute links and the notebooks' relative image paths, made relative to the site root."
@@ -30,8 +30,9 @@ def _links(text: str) -> str:
     text = re.sub(r'\]\((\w[\w-]*)\.html\.md(#[\w-]+)?\)', r'](\1.html\2)', text)
     return re.sub(r'(\]\([\w-]*\.html#)([\w.]+)\)', lambda m: m.group(1) + m.group(2).replace('.', '') + ')', text)  # nbdev's #Class.method: mkdocs' slug
 
-def _fix(nb: dict) -> dict:
-    "The three fixes mkdocs-jupyter needs, plus: show_doc cells in source order, and links that work offline."
+def _fix(nb: dict, widgets: bool = False) -> dict:
+    """The three fixes mkdocs-jupyter needs, plus: show_doc cells in source order, and links that work offline.
+    The notebooks' widget state is dropped (nbdev's cleaning leaves none worth drawing), unless `widgets`."""
     cells = []
     for c in nb['cells']:
         c.get('metadata', {}).pop('execution', None)                 # a float nbformat rejects
@@ -59,8 +60,16 @@ def _fix(nb: dict) -> dict:
         if j > i + 1: cells[i:j] = sorted(cells[i:j], key=line)
         i = max(j, i + 1)
     nb['cells'] = cells
-    nb.setdefault('metadata', {}).pop('widgets', None)              # no saved widget state to render offline here
+    if not widgets: nb.setdefault('metadata', {}).pop('widgets', None)
     return nb
+
+def _executed(path: Path) -> dict:
+    "A page written as a notebook, run in a real kernel with its widgets' state saved, so that the site can draw them."
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=900, kernel_name='python3', store_widget_state=True, resources={'metadata': {'path': str(ROOT)}}).execute()
+    return _fix(json.loads(nbformat.writes(nb)), widgets=True)
 
 def _cli_page() -> str:
     exe = Path(sys.executable).parent / 'artdiff'
@@ -81,7 +90,7 @@ def _page(name: str) -> str:
         return _links(text.replace('](../docs/images/', '](images/').replace('](results/', '](https://github.com/artdiff/artdiff_nb/blob/main/bench/results/'))
     return _links((ROOT / 'docs' / 'pages' / name).read_text())
 
-MATHJAX = '3.2.2'
+MATHJAX, HTML_MANAGER = '3.2.2', '1.0.15'             # html-manager 1.0 draws the state of ipywidgets 8
 
 def mathjax() -> Path:
     "MathJax's single-file TeX-to-SVG build, fetched once from the npm registry into the virtual environment."
@@ -93,6 +102,31 @@ def mathjax() -> Path:
             with tarfile.open(Path(d) / f'mathjax-{MATHJAX}.tgz') as t: data = t.extractfile('package/es5/tex-svg.js').read()
         f.parent.mkdir(parents=True, exist_ok=True); f.write_bytes(data)
     return f
+
+def _npm_package(name: str, version: str) -> Path:
+    "An npm package's files, fetched once from the npm registry into the virtual environment (`npm pack`, nothing installed)."
+    d = Path(sys.prefix) / 'share' / f"{name.replace('/', '-').lstrip('@')}-{version}"
+    if not d.exists():
+        import tarfile, tempfile
+        with tempfile.TemporaryDirectory() as t:
+            r = subprocess.run(['npm', 'pack', f'{name}@{version}', '--silent'], cwd=t, check=True, capture_output=True, text=True)
+            with tarfile.open(Path(t) / r.stdout.strip().splitlines()[-1]) as tar: tar.extractall(Path(t) / 'x', filter='data')
+            shutil.copytree(Path(t) / 'x' / 'package', d)
+    return d
+
+def widgets_renderer(dest: Path) -> bool:
+    """@jupyter-widgets/html-manager's standalone renderer (`embed.js`, with the control styles and icon fonts it
+    bundles) copied to `dest`. Its CSS keeps a commented-out Google Fonts @import: dropped, so that nothing on the
+    site even names a font server."""
+    try: dist = _npm_package('@jupyter-widgets/html-manager', HTML_MANAGER) / 'dist'
+    except (OSError, subprocess.CalledProcessError) as e:
+        print(f"no widget renderer ({e}): saved widgets show as text; install npm to fetch it once", file=sys.stderr); return False
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in dist.iterdir():
+        if f.name == 'embed.js' or f.suffix in ('.woff', '.woff2', '.ttf', '.eot', '.svg'): shutil.copy(f, dest)   # not the AMD builds
+    js = dest / 'embed.js'
+    js.write_text(re.sub(r"/\* @import url\('https://fonts\.googleapis\.com[^)]*\); \*/", '', js.read_text()))
+    return True
 
 def build(serve: bool = False) -> Path:
     from nbdev.serve import proc_nbs
@@ -119,9 +153,13 @@ def build(serve: bool = False) -> Path:
                 title = next((l[2:] for c in d['cells'] if c['cell_type'] == 'markdown' for l in ''.join(c['source']).splitlines() if l.startswith('# ')), doc_name(nb))
                 items.append({title: f'{doc_name(nb)}.ipynb'})
         nav.append({group: items})
+    widgets = widgets_renderer(SRC / 'assets' / 'widgets')
     for title, name in PAGES:
-        (SRC / name).write_text(_page(name))
+        (SRC / name).write_text(json.dumps(_executed(ROOT / 'docs' / 'pages' / name)) if name.endswith('.ipynb') else _page(name))
         nav.append({title: name})
+    # mkdocs-jupyter's nbconvert reads the user's nbconvert config: point its widget renderer at our copy
+    conf = ROOT / '_site_jupyter'; shutil.rmtree(conf, ignore_errors=True); conf.mkdir()
+    if widgets: (conf / 'jupyter_nbconvert_config.json').write_text(json.dumps({'HTMLExporter': {'widget_renderer_url': 'assets/widgets/embed.js'}}))
     cfg = dict(site_name='artdiff_nb', site_url=SITE_URL, site_description='Notebook-first text-to-image diffusion on art',
                docs_dir=str(SRC), site_dir=str(SITE), use_directory_urls=False,   # no repo_url: material would ask api.github.com for stars
                extra_css=['assets/extra.css'], theme=dict(name='material', font=False, custom_dir=str(ROOT / 'docs' / 'overrides'), features=['navigation.sections', 'navigation.top', 'search.highlight', 'content.code.copy'],
@@ -132,7 +170,7 @@ def build(serve: bool = False) -> Path:
     import yaml
     (ROOT / '_site_src.yml').write_text(yaml.safe_dump(cfg, sort_keys=False))
     subprocess.run([str(Path(sys.executable).parent / 'mkdocs'), 'build' if not serve else 'serve', '-q', '-f', str(ROOT / '_site_src.yml')],
-                   check=True, cwd=ROOT, env={**os.environ, 'NO_MKDOCS_2_WARNING': '1'})
+                   check=True, cwd=ROOT, env={**os.environ, 'NO_MKDOCS_2_WARNING': '1', 'JUPYTER_CONFIG_DIR': str(conf)})
     for f in SITE.glob('*.html'):                                   # mkdocs-jupyter's empty MathJax tag: ours is in the head
         f.write_text(f.read_text().replace('<script src=""> </script>', ''))
     _markdown_twins()

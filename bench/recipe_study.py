@@ -1,0 +1,180 @@
+"""The recipe study: which training choices buy caption fidelity per CPU-minute, each measured the same way.
+
+Every variant is the CPU preset with a few settings changed (`VARIANTS`). It is measured in two phases:
+
+1. `rates`: each distinct model shape and batch size trains 32 steps (`artdiff_nb.train.train`, as `artdiff train`
+   does) and its images/s is read off the log (the median of 15 readings). Timings: run this phase with nothing else running.
+2. `quality`: each variant trains for the steps its rate buys in `--minutes` of training on this machine (the cosine
+   schedule sized to the run, as `make demo` sizes it) and the EMA weights are kept at every mark; each copy is then
+   evaluated with `artdiff_nb.metrics.evaluate` (caption fidelity per field, FD-critic) on the same held-out captions
+   with the preset's sampler. This phase counts steps, not seconds, so it may share the machine.
+
+Levers that change speed but not what a step learns (bf16, torch.compile, threads) need phase 1 only: `speed`.
+
+Run: `.venv/bin/python bench/recipe_study.py rates`, then `quality [--variants A B ...] [--minutes 2.5 5] [--n 108]`,
+then `table`. Results accumulate in bench/results/recipe_*.json / .csv (a variant already measured is skipped).
+"""
+import argparse, copy, csv, json, tempfile, time
+from pathlib import Path
+
+import numpy as np
+import torch
+from fastai.callback.core import Callback, CancelFitException
+
+from artdiff_nb.callbacks import EMACallback, global_step
+from artdiff_nb.captions import CaptionTokenizer
+from artdiff_nb.config import load_preset
+from artdiff_nb.metrics import SCORED, evaluate
+from artdiff_nb.runfolder import read_log
+from artdiff_nb.train import Run, make_schedule, train
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / 'bench' / 'results'
+RATES, QUALITY = RESULTS / 'recipe_rates.json', RESULTS / 'recipe_study.csv'
+
+# name -> settings changed from the CPU preset (components as dicts of their fields)
+VARIANTS = {
+    'preset': {},
+    'bs32': {'data': {'batch_size': 32}},
+    'bs16': {'data': {'batch_size': 16}},
+    'bs16 lr2e-3': {'data': {'batch_size': 16}, 'optim': {'lr': 2e-3}},
+    'bs16 lr3e-3': {'data': {'batch_size': 16}, 'optim': {'lr': 3e-3}},
+    'bs32 lr2e-3': {'data': {'batch_size': 32}, 'optim': {'lr': 2e-3}},
+    'bs16 lr5e-4': {'data': {'batch_size': 16}, 'optim': {'lr': 5e-4}},
+    'bs16 warmup25': {'data': {'batch_size': 16}, 'optim': {'warmup_steps': 25}},
+    'bs16 bpl1': {'data': {'batch_size': 16}, 'unet': {'blocks_per_level': 1}},
+    'bs16 xattn8': {'data': {'batch_size': 16}, 'unet': {'cross_attn_levels': (2,)}},
+    'bs16 ema0.99': {'data': {'batch_size': 16}, 'optim': {'ema_decay': 0.99}},
+    'bs16 ema0.9': {'data': {'batch_size': 16}, 'optim': {'ema_decay': 0.9}},
+    'bs16 plain-mse': {'data': {'batch_size': 16}, 'optim': {'min_snr_gamma': None}},
+    'bs16 epsilon': {'data': {'batch_size': 16}, 'schedule': {'prediction_type': 'epsilon'}},
+    'bs16 capdrop0.2': {'data': {'batch_size': 16}, 'optim': {'caption_dropout': 0.2}},
+    'bs16 logit-normal': {'data': {'batch_size': 16}, 'optim': {'timestep_sampling': 'logit_normal'}},
+}
+SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
+
+def config(name: str):
+    "The variant's TrainConfig: the CPU preset without sample grids or metrics during training."
+    cfg = load_preset('procart-cpu').replace(n_sample_captions=0, n_metric_captions=0)
+    return cfg.replace(**copy.deepcopy(VARIANTS[name]))
+
+def shape_key(cfg) -> str:
+    "What decides a variant's speed: the model, the precision and the batch size."
+    d = cfg.to_dict()
+    return json.dumps({k: d[k] for k in SHAPE_KEYS} | {'batch_size': cfg.data.batch_size}, sort_keys=True)
+
+def measure_rate(cfg, folder: Path, steps: int = 32) -> float:
+    "Images/s of `cfg` trained as `artdiff train` trains it, median over the log after two warm-up rows."
+    run = train(cfg.replace(output_folder=str(folder), checkpoint_interval=steps, log_interval=2), max_steps=steps, progress=False)
+    return float(np.median([r['images_per_s'] for r in read_log(run / 'training_log.csv')[2:] if r.get('images_per_s')]))
+
+def load_json(p: Path) -> dict: return json.loads(p.read_text()) if p.exists() else {}
+
+def rates(names, repeat: int = 1):
+    "Measure each distinct shape `repeat` more times; every measurement is kept, and `rate` is their mean."
+    known = load_json(RATES)
+    with tempfile.TemporaryDirectory() as d:
+        keys = list(dict.fromkeys(shape_key(config(n)) for n in names))
+        for r in range(repeat):
+            for key in (keys if r % 2 == 0 else keys[::-1]):                 # alternate the order: drift falls on every shape alike
+                name = next(n for n in names if shape_key(config(n)) == key)
+                known.setdefault(key, []).append(measure_rate(config(name), Path(d) / f"r{r}{len(known)}"))
+                print(f"{name}: {known[key][-1]:.1f} images/s (mean of {len(known[key])}: {rate_of(known, key):.1f}; "
+                      f"{torch.get_num_threads()} threads)", flush=True)
+                RATES.write_text(json.dumps(known, indent=1))
+
+def rate_of(known: dict, key: str) -> float: return float(np.mean(known[key]))
+
+class StepMarks(Callback):
+    "Keep a CPU copy of the EMA weights at each of `marks` (global steps)."
+    order = 90
+    def __init__(self, marks): self.marks, self.kept = sorted(marks), []
+    def after_batch(self):
+        if not self.training or global_step(self) not in self.marks: return
+        ema = next(c for c in self.learn.cbs if isinstance(c, EMACallback)).ema_model
+        self.kept.append((global_step(self), copy.deepcopy(ema).cpu().eval()))
+        if global_step(self) == self.marks[-1]: raise CancelFitException()
+
+def quality(names, minutes, n):
+    known = load_json(RATES)
+    done = {(r['variant'], float(r['minutes'])) for r in read_rows()}
+    for name in names:
+        if all((name, float(m)) in done for m in minutes): continue
+        cfg = config(name)
+        if shape_key(cfg) not in known: raise SystemExit(f"{name}: no rate measured yet; run `rates` first")
+        rate, bs = rate_of(known, shape_key(cfg)), cfg.data.batch_size
+        marks = {m: max(1, round(m * 60 * rate / bs)) for m in minutes}
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as d:
+            cb = StepMarks(marks.values())
+            run = train(cfg.replace(output_folder=str(Path(d) / 'run'), checkpoint_interval=max(marks.values())),
+                        max_steps=max(marks.values()), progress=False, cbs=[cb])
+            tok = CaptionTokenizer.load(run / 'tokenizer.json')
+            trained = time.perf_counter() - t0
+            for m, step in marks.items():
+                model = dict(cb.kept)[step]
+                r = evaluate(Run(model, tok, make_schedule(cfg), cfg, run, step, name=name), n=n, progress=False)
+                row = dict(variant=name, minutes=m, step=step, batch_size=bs, images=step * bs, rate_img_s=round(rate, 1),
+                           **{k: round(r['fidelity'][k], 4) for k in SCORED}, mean=round(float(np.mean([r['fidelity'][k] for k in SCORED])), 4),
+                           fd_critic=round(r['fd_critic'], 2), n=n, wall_s=round(trained))
+                write_row(row)
+                print(f"{name} at {m:g} min (step {step}): " + ', '.join(f"{k} {row[k]:.0%}" for k in SCORED) +
+                      f" | mean {row['mean']:.1%} | FD-critic {row['fd_critic']:.1f}", flush=True)
+
+FIELDS = ['variant', 'minutes', 'step', 'batch_size', 'images', 'rate_img_s', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
+
+def read_rows() -> list[dict]:
+    if not QUALITY.exists(): return []
+    with open(QUALITY, newline='') as f: return list(csv.DictReader(f))
+
+def write_row(row: dict) -> None:
+    new = not QUALITY.exists()
+    with open(QUALITY, 'a', newline='') as f:
+        w = csv.DictWriter(f, FIELDS)
+        if new: w.writeheader()
+        w.writerow(row)
+
+def table():
+    rows = sorted(read_rows(), key=lambda r: (float(r['minutes']), -float(r['mean'])))
+    print('| variant | minutes | steps | batch | img/s | ' + ' | '.join(SCORED) + ' | mean | FD-critic |')
+    print('|---|---|---|---|---|' + '---|' * (len(SCORED) + 2))
+    for r in rows:
+        print(f"| {r['variant']} | {float(r['minutes']):g} | {r['step']} | {r['batch_size']} | {r['rate_img_s']} | "
+              + ' | '.join(f"{float(r[k]):.0%}" for k in SCORED) + f" | {float(r['mean']):.1%} | {float(r['fd_critic']):.1f} |")
+
+def speed(bs: int = 64, iters: int = 8):
+    "Levers that change only speed: bf16 autocast, torch.compile, thread counts, on the preset's model and batch."
+    import torch.nn.functional as F
+    from artdiff_nb.train import make_model
+    cfg = load_preset('procart-cpu').replace(**{'data': {'batch_size': bs}})
+    def one(label, bf16=False, compile=False, threads=None):
+        torch.manual_seed(0)
+        if threads: torch.set_num_threads(threads)
+        m = make_model(cfg, 400); m.unet.to(memory_format=torch.channels_last)
+        if compile: m.unet.compile()
+        opt = torch.optim.AdamW(m.parameters(), 1e-3, foreach=True)
+        x = torch.randn(bs, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+        t, ids, tgt = torch.randint(0, 1000, (bs,)), torch.randint(3, 400, (bs, 14)), torch.randn(bs, 3, 32, 32)
+        for i in range(iters + 3):
+            if i == 3: t0 = time.perf_counter()
+            with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16): loss = F.mse_loss(m(x, t, ids).float(), tgt)
+            loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        r = bs * iters / (time.perf_counter() - t0)
+        print(f"| {label} | {r:.1f} |", flush=True)
+        return r
+    print(f"| the preset's step, batch {bs} | images/s |\n|---|---|")
+    one('fp32, channels_last, 2 threads (the preset)'); one('bf16 autocast', bf16=True); one('torch.compile', compile=True)
+    one('1 thread', threads=1); torch.set_num_threads(2)
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('phase', choices=['rates', 'quality', 'table', 'speed'])
+    ap.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS), metavar='NAME')
+    ap.add_argument('--minutes', type=float, nargs='+', default=[2.5, 5])
+    ap.add_argument('--repeat', type=int, default=2, help='rates: measurements per shape (default: %(default)s)')
+    ap.add_argument('--n', type=int, default=108, help='held-out captions per evaluation (default: %(default)s, 4 per style)')
+    a = ap.parse_args()
+    if a.phase == 'rates': rates(a.variants, a.repeat)
+    elif a.phase == 'quality': quality(a.variants, a.minutes, a.n)
+    elif a.phase == 'speed': speed()
+    else: table()
