@@ -178,10 +178,12 @@ class CaptionMetricsCallback(Callback):
         self.seeds, self.last_step, self.critic = [seed + i for i in range(len(self.captions))], last_step, critic or load_critic()
 
     def before_fit(self):
-        self.fidelity = CaptionFidelity(self.critic)
-        self.fd, self.kd = FDCritic(self.critic, reset_real_features=False), KDCritic(self.critic, subset_size=min(50, len(self.real)), reset_real_features=False)
+        alone = dict(sync_on_compute=False)             # measured by the main process alone, even in data-parallel training
+        self.fidelity = CaptionFidelity(self.critic, **alone)
+        self.fd = FDCritic(self.critic, reset_real_features=False, **alone)
+        self.kd = KDCritic(self.critic, subset_size=min(50, len(self.real)), reset_real_features=False, **alone)
         for m in (self.fd, self.kd): m.update(to_nchw(self.real), real=True)          # the painted set, once
-        ceiling = CaptionFidelity(self.critic); ceiling.update(self.real, self.captions)
+        ceiling = CaptionFidelity(self.critic, **alone); ceiling.update(self.real, self.captions)
         self.ceiling = ceiling.compute()
         self.t_fit, self.spent = time.perf_counter(), 0.0
 

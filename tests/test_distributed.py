@@ -32,12 +32,15 @@ def files(d: Path) -> set:
 
 def test_two_processes_of_16_train_as_one_of_32(tmp_path):
     one, two = tmp_path / 'one', tmp_path / 'two'
-    r1 = artdiff('train', *configs(one, 32, 6, 3), timeout=600)
+    measured = {'evaluation_checkpoint': {'checkpoint_interval': 3, 'sample_interval': 3, 'n_saved_models': 2, 'log_interval': 1,
+                                          'n_metric_captions': 4, 'metrics_interval': 6, 'metrics_budget': 1.0}}   # the main process measures alone
+    r1 = artdiff('train', *configs(one, 32, 6, 3, **measured), timeout=600)
     assert r1.returncode == 0, r1.stderr[-2000:]
     before = set(os.listdir(tmp_path))
-    r2 = artdiff('train', *configs(two, 16, 6, 3), '--devices', '2', timeout=600)
+    r2 = artdiff('train', *configs(two, 16, 6, 3, **measured), '--devices', '2', timeout=600)
     assert r2.returncode == 0, r2.stderr[-2000:]
     assert 'on 2 processes (effective batch 32)' in r2.stdout and r2.stdout.count('done: ') == 1, r2.stdout
+    assert r2.stdout.count('metrics at step 6: style') == 1 and (two / 'run' / 'training_curve_FIDELITY.png').exists(), r2.stdout
     for kind in ('model', 'ema'):
         assert max_diff(weights(one / 'run', 6, kind), weights(two / 'run', 6, kind)) < 1e-5, kind
     l1, l2 = rows(one / 'run'), rows(two / 'run')
