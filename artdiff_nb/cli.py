@@ -71,6 +71,7 @@ def _train(a):
             print(f"artdiff: error: {e}; the newest complete checkpoint is kept: continue with artdiff train --resume {cfg.output_folder}",
                   file=sys.stderr)
             raise SystemExit(1)
+        except KeyboardInterrupt: raise SystemExit(130)                 # the main process has said how to continue
         return
     main = os.environ.get('RANK', '0') == '0'
     steps = a.max_steps if a.max_steps is not None else cfg.total_steps

@@ -136,17 +136,28 @@ def threads_per_process(n: int) -> int:
     "CPU threads for each of `n` processes on this machine: an equal share of its cores, at least one."
     return max(1, (os.cpu_count() or 1) // n)
 
+def _quiet_elastic():
+    "torch's elastic launcher logs what `ProcessFailed` says in one line; each of its loggers sets its own level, so set them all."
+    for name, lg in list(logging.Logger.manager.loggerDict.items()):
+        if name.startswith('torch.distributed.elastic') and isinstance(lg, logging.Logger): lg.setLevel(logging.CRITICAL)
+
 def launch(argv: Sequence[str], n: int, module: str = 'artdiff_nb.cli') -> None:
     """Run `python -m MODULE ARGV` as `n` processes of one data-parallel run on this machine, with torch's elastic
-    launcher (torchrun's engine, on 127.0.0.1); raises `ProcessFailed` when one fails (the others are stopped)."""
+    launcher (torchrun's engine, on 127.0.0.1); raises `ProcessFailed` when one fails (the others are stopped), and
+    `KeyboardInterrupt` on Ctrl-C (which every process received too)."""
+    import signal
     from torch.distributed.run import parse_args, run
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     os.environ.setdefault('OMP_NUM_THREADS', str(threads_per_process(n)))
     os.environ[LAUNCHED_BY_ARTDIFF] = '1'                                  # the processes leave the reporting of a failure to us
-    logging.getLogger('torch.distributed.elastic').setLevel(logging.CRITICAL)  # its messages repeat what ProcessFailed says
+    _quiet_elastic()
     args = parse_args(['--standalone', '--nnodes', '1', '--nproc-per-node', str(n), '--max-restarts', '0',
                        '--monitor-interval', '0.5', '-m', module, *map(str, argv)])
     try: run(args)
     except ChildFailedError as e:
         rank, failure = e.get_first_failure()
         raise ProcessFailed(rank, n, failure.exitcode, failure.signal_name() if failure.exitcode < 0 else '') from None
+    except SignalException as e:
+        if e.sigval == signal.SIGINT: raise KeyboardInterrupt from None
+        raise SystemExit(128 + int(e.sigval)) from None

@@ -44,6 +44,17 @@ VARIANTS = {
     'bs16 warmup25': {'data': {'batch_size': 16}, 'optim': {'warmup_steps': 25}},
     'bs16 bpl1': {'data': {'batch_size': 16}, 'unet': {'blocks_per_level': 1}},
     'bs16 xattn8': {'data': {'batch_size': 16}, 'unet': {'cross_attn_levels': (2,)}},
+    'bpl1': {'unet': {'blocks_per_level': 1}},
+    'bpl1 xattn8': {'unet': {'blocks_per_level': 1, 'cross_attn_levels': (2,)}},
+    'bs32 bpl1 xattn8': {'data': {'batch_size': 32}, 'unet': {'blocks_per_level': 1, 'cross_attn_levels': (2,)}},
+    'bpl1 w24': {'unet': {'blocks_per_level': 1, 'widths': (24, 48, 96)}},
+    'bpl1 lr2e-3': {'unet': {'blocks_per_level': 1}, 'optim': {'lr': 2e-3}},
+    'bpl1 logit-normal': {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}},
+    'bpl1 plain-mse': {'unet': {'blocks_per_level': 1}, 'optim': {'min_snr_gamma': None}},
+    'bpl1 epsilon': {'unet': {'blocks_per_level': 1}, 'schedule': {'prediction_type': 'epsilon'}},
+    'bpl1 ema0.99': {'unet': {'blocks_per_level': 1}, 'optim': {'ema_decay': 0.99}},
+    'bpl1 capdrop0.2': {'unet': {'blocks_per_level': 1}, 'optim': {'caption_dropout': 0.2}},
+    'bpl1 warmup25': {'unet': {'blocks_per_level': 1}, 'optim': {'warmup_steps': 25}},
     'bs16 ema0.99': {'data': {'batch_size': 16}, 'optim': {'ema_decay': 0.99}},
     'bs16 ema0.9': {'data': {'batch_size': 16}, 'optim': {'ema_decay': 0.9}},
     'bs16 plain-mse': {'data': {'batch_size': 16}, 'optim': {'min_snr_gamma': None}},
@@ -78,7 +89,7 @@ def rates(names, repeat: int = 1):
         for r in range(repeat):
             for key in (keys if r % 2 == 0 else keys[::-1]):                 # alternate the order: drift falls on every shape alike
                 name = next(n for n in names if shape_key(config(n)) == key)
-                known.setdefault(key, []).append(measure_rate(config(name), Path(d) / f"r{r}{len(known)}"))
+                known.setdefault(key, []).append(measure_rate(config(name), Path(d) / f"r{r}-{keys.index(key)}"))
                 print(f"{name}: {known[key][-1]:.1f} images/s (mean of {len(known[key])}: {rate_of(known, key):.1f}; "
                       f"{torch.get_num_threads()} threads)", flush=True)
                 RATES.write_text(json.dumps(known, indent=1))

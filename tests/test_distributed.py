@@ -190,3 +190,22 @@ def test_stream_connections_of_two_processes_get_disjoint_samples(tmp_path):
         assert sorted(server.status()['workers']) == [0, 1]
         a.close(); b.close()
     finally: server.stop()
+
+def test_ctrl_c_stops_every_process_with_one_line(tmp_path):
+    "Ctrl-C in a terminal reaches the launcher and every process: they stop, and the run says how to continue."
+    p = subprocess.Popen([str(BIN / 'artdiff'), 'train', *map(str, configs(tmp_path, 8, 200, 10)), '--devices', '2'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env={**os.environ, 'MPLBACKEND': 'Agg'})
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and not (tmp_path / 'run' / 'checkpoints' / 'latest').exists():
+            assert p.poll() is None, p.stderr.read()[-2000:]
+            time.sleep(0.05)
+        procs = children(p.pid)
+        os.killpg(p.pid, signal.SIGINT)                                  # what the terminal does: the whole process group
+        out, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None: os.killpg(p.pid, signal.SIGKILL); p.wait()
+    assert p.returncode == 130, (p.returncode, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('interrupted: finished checkpoints are kept') and '--resume' in lines[0], err
+    assert not any(c.is_running() and c.status() != 'zombie' for c in procs.values())
