@@ -61,6 +61,8 @@ VARIANTS = {
     'bs16 epsilon': {'data': {'batch_size': 16}, 'schedule': {'prediction_type': 'epsilon'}},
     'bs16 capdrop0.2': {'data': {'batch_size': 16}, 'optim': {'caption_dropout': 0.2}},
     'bs16 logit-normal': {'data': {'batch_size': 16}, 'optim': {'timestep_sampling': 'logit_normal'}},
+    'bs16 bpl1 logit-normal': {'data': {'batch_size': 16}, 'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}},
+    'bpl1 w24 logit-normal': {'unet': {'blocks_per_level': 1, 'widths': (24, 48, 96)}, 'optim': {'timestep_sampling': 'logit_normal'}},
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 

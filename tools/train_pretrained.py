@@ -3,19 +3,25 @@
 Two stages, each resumable:
   .venv/bin/python tools/train_pretrained.py train [--steps 2400] [--run runs/pretrained]   # ~60+ CPU-minutes on 2 cores
   .venv/bin/python tools/train_pretrained.py export [--run runs/pretrained] [--n 270]       # evaluate, then write the package's copy
-`train` runs the CPU preset (the recipe `make demo` uses) for --steps steps, measuring caption fidelity every 400 steps;
-run it again after a crash and it resumes. `export` evaluates the final EMA weights on held-out captions with the
-art critic and writes half-precision safetensors, config, tokenizer, sample grid and model card (`artdiff_nb.hub.export_model`).
+`train` runs the shipped model's own recipe (its `config.yaml`: the CPU preset as it was on 2026-11-25, two UNet blocks
+per level; the preset has one since the recipe study) for --steps steps, measuring caption fidelity every 400 steps;
+run it again after a crash and it resumes. `--recipe preset` trains today's CPU preset instead. `export` evaluates
+the final EMA weights on held-out captions with the art critic and writes half-precision safetensors, config,
+tokenizer, sample grid and model card (`artdiff_nb.hub.export_model`).
 """
 import argparse
 from pathlib import Path
 
-def train(run: Path, steps: int):
-    from artdiff_nb.config import load_preset
+SHIPPED = Path(__file__).resolve().parent.parent / 'artdiff_nb' / 'weights' / 'pretrained'
+
+def train(run: Path, steps: int, recipe: str):
+    import yaml
+    from artdiff_nb.config import TrainConfig, load_preset
     from artdiff_nb.runfolder import latest_checkpoint
     from artdiff_nb.train import train as fit
-    cfg = load_preset('procart-cpu').replace(output_folder=str(run), checkpoint_interval=200, metrics_interval=400,
-                                             sample_interval=400, metrics_budget=0.1)
+    cfg = (TrainConfig.from_dict(yaml.safe_load((SHIPPED / 'config.yaml').read_text())) if recipe == 'shipped'
+           else load_preset('procart-cpu'))
+    cfg = cfg.replace(output_folder=str(run), checkpoint_interval=200, metrics_interval=400, sample_interval=400, metrics_budget=0.1)
     resume = latest_checkpoint(run / 'checkpoints') is not None
     fit(cfg, resume=resume, max_steps=steps, progress='lines')
 
@@ -29,6 +35,7 @@ if __name__ == '__main__':
     ap.add_argument('--run', type=Path, default=Path('runs/pretrained'))
     ap.add_argument('--steps', type=int, default=2400)
     ap.add_argument('--n', type=int, default=270, help='held-out captions the model card is measured on')
-    ap.add_argument('--dest', type=Path, default=Path(__file__).resolve().parent.parent / 'artdiff_nb' / 'weights' / 'pretrained')
+    ap.add_argument('--recipe', choices=['shipped', 'preset'], default='shipped', help='train: the shipped model\'s config, or the CPU preset')
+    ap.add_argument('--dest', type=Path, default=SHIPPED)
     a = ap.parse_args()
-    train(a.run, a.steps) if a.stage == 'train' else export(a.run, a.n, a.dest)
+    train(a.run, a.steps, a.recipe) if a.stage == 'train' else export(a.run, a.n, a.dest)
