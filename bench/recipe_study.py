@@ -1,6 +1,7 @@
 """The recipe study: which training choices buy caption fidelity per CPU-minute, each measured the same way.
 
-Every variant is the CPU preset with a few settings changed (`VARIANTS`). It is measured in two phases:
+Every variant is the CPU preset as it was before this study (`base()`: two UNet blocks per level; the preset now has
+the winner's one) with a few settings changed (`VARIANTS`). It is measured in two phases:
 
 1. `rates`: each distinct model shape and batch size trains 32 steps (`artdiff_nb.train.train`, as `artdiff train`
    does) and its images/s is read off the log (the median of 15 readings). Timings: run this phase with nothing else running.
@@ -66,10 +67,13 @@ VARIANTS = {
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 
+def base():
+    "What every variant changes: the CPU preset as it stood before the study (two UNet blocks per level)."
+    return load_preset('procart-cpu').replace(unet={'blocks_per_level': 2})
+
 def config(name: str):
-    "The variant's TrainConfig: the CPU preset without sample grids or metrics during training."
-    cfg = load_preset('procart-cpu').replace(n_sample_captions=0, n_metric_captions=0)
-    return cfg.replace(**copy.deepcopy(VARIANTS[name]))
+    "The variant's TrainConfig: the study's base without sample grids or metrics during training."
+    return base().replace(n_sample_captions=0, n_metric_captions=0).replace(**copy.deepcopy(VARIANTS[name]))
 
 def shape_key(cfg) -> str:
     "What decides a variant's speed: the model, the precision and the batch size."
@@ -159,7 +163,7 @@ def speed(bs: int = 64, iters: int = 8):
     "Levers that change only speed: bf16 autocast, torch.compile, thread counts, on the preset's model and batch."
     import torch.nn.functional as F
     from artdiff_nb.train import make_model
-    cfg = load_preset('procart-cpu').replace(**{'data': {'batch_size': bs}})
+    cfg = base().replace(data={'batch_size': bs})
     def one(label, bf16=False, compile=False, threads=None):
         torch.manual_seed(0)
         if threads: torch.set_num_threads(threads)
