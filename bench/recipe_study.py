@@ -1,14 +1,15 @@
 """The recipe study: which training choices buy caption fidelity per CPU-minute, each measured the same way.
 
-Every variant is the CPU preset as it was before this study (`base()`: two UNet blocks per level; the preset now has
-the winner's one) with a few settings changed (`VARIANTS`). It is measured in two phases:
+Every variant is the CPU preset as it was before this study (`base()`: two UNet blocks per level, uniform timesteps;
+the preset now has the winners' one block and logit-normal timesteps) with a few settings changed (`VARIANTS`). It is measured in two phases:
 
 1. `rates`: each distinct model shape and batch size trains 32 steps (`artdiff_nb.train.train`, as `artdiff train`
    does) and its images/s is read off the log (the median of 15 readings). Timings: run this phase with nothing else running.
 2. `quality`: each variant trains for the steps its rate buys in `--minutes` of training on this machine (the cosine
    schedule sized to the run, as `make demo` sizes it) and the EMA weights are kept at every mark; each copy is then
    evaluated with `artdiff_nb.metrics.evaluate` (caption fidelity per field, FD-critic) on the same held-out captions
-   with the preset's sampler. This phase counts steps, not seconds, so it may share the machine.
+   with the preset's sampler. This phase counts steps, not seconds, so it may share the machine: two variants at
+   `--threads 1` side by side finish sooner than one after the other at two threads (1 thread runs at 0.67x of 2).
 
 Levers that change speed but not what a step learns (bf16, torch.compile, threads) need phase 1 only: `speed`.
 
@@ -63,13 +64,19 @@ VARIANTS = {
     'bs16 capdrop0.2': {'data': {'batch_size': 16}, 'optim': {'caption_dropout': 0.2}},
     'bs16 logit-normal': {'data': {'batch_size': 16}, 'optim': {'timestep_sampling': 'logit_normal'}},
     'bs16 bpl1 logit-normal': {'data': {'batch_size': 16}, 'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}},
+    # the second round: levers on top of the first round's winner (one block per level, logit-normal timesteps)
+    'bpl1 ln warmup25': {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal', 'warmup_steps': 25}},
+    'bpl1 ln plain-mse': {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal', 'min_snr_gamma': None}},
+    'bpl1 ln epsilon': {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}, 'schedule': {'prediction_type': 'epsilon'}},
+    'bpl1 ln capdrop0.2': {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal', 'caption_dropout': 0.2}},
+    'bpl1 48px': {'unet': {'blocks_per_level': 1, 'image_size': 48}},
     'bpl1 w24 logit-normal': {'unet': {'blocks_per_level': 1, 'widths': (24, 48, 96)}, 'optim': {'timestep_sampling': 'logit_normal'}},
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 
 def base():
-    "What every variant changes: the CPU preset as it stood before the study (two UNet blocks per level)."
-    return load_preset('procart-cpu').replace(unet={'blocks_per_level': 2})
+    "What every variant changes: the CPU preset as it stood before the study (two UNet blocks per level, uniform timesteps)."
+    return load_preset('procart-cpu').replace(unet={'blocks_per_level': 2}, optim={'timestep_sampling': 'uniform'})
 
 def config(name: str):
     "The variant's TrainConfig: the study's base without sample grids or metrics during training."
@@ -189,8 +196,10 @@ if __name__ == '__main__':
     ap.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS), metavar='NAME')
     ap.add_argument('--minutes', type=float, nargs='+', default=[2.5, 5])
     ap.add_argument('--repeat', type=int, default=2, help='rates: measurements per shape (default: %(default)s)')
+    ap.add_argument('--threads', type=int, help='quality: torch threads (default: torch\'s own)')
     ap.add_argument('--n', type=int, default=108, help='held-out captions per evaluation (default: %(default)s, 4 per style)')
     a = ap.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
     if a.phase == 'rates': rates(a.variants, a.repeat)
     elif a.phase == 'quality': quality(a.variants, a.minutes, a.n)
     elif a.phase == 'speed': speed()
