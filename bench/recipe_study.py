@@ -76,6 +76,7 @@ VARIANTS = {
     'bpl1 ln epsilon': on_preset_now(schedule={'prediction_type': 'epsilon'}),
     'bpl1 ln capdrop0.2': on_preset_now(optim={'caption_dropout': 0.2}),
     'bpl1 48px': {'unet': {'blocks_per_level': 1, 'image_size': 48}},
+    'bpl1 ln xattn8': on_preset_now(unet={'cross_attn_levels': (2,)}),
     'bpl1 w24 logit-normal': {'unet': {'blocks_per_level': 1, 'widths': (24, 48, 96)}, 'optim': {'timestep_sampling': 'logit_normal'}},
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
