@@ -17,8 +17,7 @@ install: $(STAMP)
 # The main job: train the CPU preset on procedural art for a few minutes, then draw captions it never saw.
 # Run again, it continues the same run instead of starting over (raise DEMO_STEPS to train longer).
 DEMO_RUN ?= runs/procart-cpu
-# 270 steps: 5 minutes of training at the CPU preset's 58 images/s on 2 cores (bench/README.md, the recipe study)
-DEMO_STEPS ?= 270
+DEMO_STEPS ?= 200
 demo: $(STAMP)
 	if [ -f $(DEMO_RUN)/checkpoints/latest ]; then $(BIN)/artdiff train --resume $(DEMO_RUN) --max-steps $(DEMO_STEPS); \
 	else $(BIN)/artdiff train --preset procart-cpu --max-steps $(DEMO_STEPS) --output-folder $(DEMO_RUN); fi

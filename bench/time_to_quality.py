@@ -9,8 +9,8 @@ captions with the same sampler (our DPM++ 2M, 20 steps, guidance 2).
 - ours: `artdiff_nb.train.train` with the CPU preset (our UNet, v-prediction, min-SNR 5, AdamW lr 1e-3 with a 100-step
   warm-up and a cosine decay sized to the 15 minutes, EMA 0.995), everything it does while training included
   (data prefetch, EMA, logging); no sample grids, metrics or mid-run checkpoints.
-- reference: the way diffusers' text-to-image example trains: `UNet2DConditionModel` (channels 32/64/128, as many layers per
-  block as our UNet has blocks per level, cross-attention at the two lowest levels; 4.7 M parameters against our 3.7 M),
+- reference: the way diffusers' text-to-image example trains: `UNet2DConditionModel` (the preset's channels, as many layers per
+  block as our UNet has blocks per level, cross-attention at the two lowest levels; 2.3 M parameters against our 1.8 M),
   `DDPMScheduler` noise (1000 linear betas, epsilon prediction), uniform timesteps, plain MSE, a plain AdamW loop with the example's defaults
   (weight decay 1e-2, gradient norm clipped at 1, constant learning rate after warm-up, no EMA), our caption encoder trained
   with it. Two departures, both in its favour: the learning rate and warm-up are ours (1e-3, 100 steps; the example's 1e-4

@@ -4,7 +4,8 @@ Two stages, each resumable:
   .venv/bin/python tools/train_pretrained.py train [--steps 2400] [--run runs/pretrained]   # ~60+ CPU-minutes on 2 cores
   .venv/bin/python tools/train_pretrained.py export [--run runs/pretrained] [--n 270]       # evaluate, then write the package's copy
 `train` runs the shipped model's own recipe (its `config.yaml`: the CPU preset as it was on 2026-11-25, two UNet blocks
-per level, uniform timesteps; the recipe study gave the preset one block and logit-normal timesteps) for --steps steps,
+per level of 32/64/128 channels, uniform timesteps; the recipe study gave the preset one block per level, logit-normal
+timesteps and levels of 24/48/96 channels) for --steps steps,
 measuring caption fidelity every 400 steps; run it again after a crash and it resumes. `--recipe preset` trains today's
 CPU preset instead. `export` evaluates the final EMA weights on held-out captions with the art critic and writes half-precision safetensors, config,
 tokenizer, sample grid and model card (`artdiff_nb.hub.export_model`).
