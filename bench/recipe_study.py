@@ -1,7 +1,7 @@
 """The recipe study: which training choices buy caption fidelity per CPU-minute, each measured the same way.
 
 Every variant is the CPU preset as it was before this study (`base()`: two UNet blocks per level, uniform timesteps;
-the preset now has the winners', `PRESET_NOW`) with a few settings changed (`VARIANTS`). It is measured in two phases:
+the second round's variants start from the first round's winners, `ROUND2_BASE`) with a few settings changed (`VARIANTS`). It is measured in two phases:
 
 1. `rates`: each distinct model shape and batch size trains 32 steps (`artdiff_nb.train.train`, as `artdiff train`
    does) and its images/s is read off the log (the median of 15 readings). Timings: run this phase with nothing else running.
@@ -35,11 +35,11 @@ RESULTS = ROOT / 'bench' / 'results'
 RATES, QUALITY = RESULTS / 'recipe_rates.json', RESULTS / 'recipe_study.csv'
 
 # name -> settings changed from the study's base, `base()` (components as dicts of their fields)
-PRESET_NOW = {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}}   # the study's winners
+ROUND2_BASE = {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}}   # the first round's winners
 
-def on_preset_now(**changes) -> dict:
-    "`PRESET_NOW` with `changes` (component -> fields) merged in."
-    return {k: {**PRESET_NOW.get(k, {}), **changes.get(k, {})} for k in PRESET_NOW.keys() | changes.keys()}
+def on_round2_base(**changes) -> dict:
+    "`ROUND2_BASE` with `changes` (component -> fields) merged in."
+    return {k: {**ROUND2_BASE.get(k, {}), **changes.get(k, {})} for k in ROUND2_BASE.keys() | changes.keys()}
 
 VARIANTS = {
     'preset': {},
@@ -70,14 +70,14 @@ VARIANTS = {
     'bs16 capdrop0.2': {'data': {'batch_size': 16}, 'optim': {'caption_dropout': 0.2}},
     'bs16 logit-normal': {'data': {'batch_size': 16}, 'optim': {'timestep_sampling': 'logit_normal'}},
     'bs16 bpl1 logit-normal': {'data': {'batch_size': 16}, 'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}},
-    # the second round: one lever each on top of the first round's winners (PRESET_NOW)
-    'bpl1 ln warmup25': on_preset_now(optim={'warmup_steps': 25}),
-    'bpl1 ln plain-mse': on_preset_now(optim={'min_snr_gamma': None}),
-    'bpl1 ln epsilon': on_preset_now(schedule={'prediction_type': 'epsilon'}),
-    'bpl1 ln capdrop0.2': on_preset_now(optim={'caption_dropout': 0.2}),
+    # the second round: one lever each on top of the first round's winners (ROUND2_BASE); the preset now is `bpl1 w24 logit-normal`
+    'bpl1 ln warmup25': on_round2_base(optim={'warmup_steps': 25}),
+    'bpl1 ln plain-mse': on_round2_base(optim={'min_snr_gamma': None}),
+    'bpl1 ln epsilon': on_round2_base(schedule={'prediction_type': 'epsilon'}),
+    'bpl1 ln capdrop0.2': on_round2_base(optim={'caption_dropout': 0.2}),
     'bpl1 48px': {'unet': {'blocks_per_level': 1, 'image_size': 48}},
-    'bpl1 ln xattn8': on_preset_now(unet={'cross_attn_levels': (2,)}),
-    'bpl1 w24 logit-normal': {'unet': {'blocks_per_level': 1, 'widths': (24, 48, 96)}, 'optim': {'timestep_sampling': 'logit_normal'}},
+    'bpl1 ln xattn8': on_round2_base(unet={'cross_attn_levels': (2,)}),
+    'bpl1 w24 logit-normal': on_round2_base(unet={'widths': (24, 48, 96)}),
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 
