@@ -96,10 +96,10 @@ def load_model_folder(path, device='cpu', name: Optional[str] = None) -> Run:
 # %% ../nbs/27_hub.ipynb #d22a164f
 def _recipe(cfg) -> list[tuple[str, str]]:
     u, o, s = cfg.unet, cfg.optim, cfg.schedule
-    return [('image size', f"{u.image_size} px"), ('UNet widths', ', '.join(map(str, u.widths))),
+    return [('image size', f"{u.image_size} px"), ('UNet widths', ', '.join(map(str, u.widths)) + f" ({u.blocks_per_level} block{'s' if u.blocks_per_level > 1 else ''} per level)"),
             ('attention', f"self at levels {list(u.attn_levels)}, cross at {list(u.cross_attn_levels)}"),
             ('caption encoder', f"{cfg.encoder.num_layers} transformer layers, width {cfg.encoder.embedding_dim}"),
-            ('noise', f"{s.T} steps, {s.beta_schedule}, {s.prediction_type}" + (f", min-SNR gamma {o.min_snr_gamma:g}" if o.min_snr_gamma else '')),
+            ('noise', f"{s.T} steps, {s.beta_schedule}, {s.prediction_type}, {o.timestep_sampling.replace('_', '-')} timesteps" + (f", min-SNR gamma {o.min_snr_gamma:g}" if o.min_snr_gamma else '')),
             ('optimiser', f"AdamW lr {o.lr:g} ({o.lr_schedule}, {o.warmup_steps} warm-up steps), EMA {o.ema_decay}, caption dropout {o.caption_dropout:g}"),
             ('batch', str(cfg.data.batch_size)), ('data', cfg.data.source)]
 
@@ -109,7 +109,9 @@ def model_card(run: Run, evaluation: Optional[dict] = None, use_as: str = 'MODEL
     n_params = sum(p.numel() for p in run.model.parameters())
     done = [r for r in (log or []) if r.get('elapsed_s') is not None]
     trained = f"{run.step:,} steps of batch {run.cfg.data.batch_size} ({run.step * run.cfg.data.batch_size:,} paintings)"
-    if done: trained += f" in {done[-1]['elapsed_s'] / 60:.0f} minutes"
+    if done:
+        s = done[-1]['elapsed_s']
+        trained += f" in {s:.0f} seconds" if s < 90 else f" in {s / 60:.0f} minutes"
     lines = ['---', 'library_name: artdiff_nb', 'pipeline_tag: text-to-image', 'license: apache-2.0',
              'tags:', '- diffusion', '- text-to-image', '- art', '- artdiff_nb', '---', '',
              f"# {Path(run.name).name}: a caption-conditioned diffusion model of paintings", '',

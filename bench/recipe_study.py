@@ -14,7 +14,7 @@ the second round's variants start from the first round's winners, `ROUND2_BASE`)
 Levers that change speed but not what a step learns (bf16, torch.compile, threads) need phase 1 only: `speed`.
 
 Run: `.venv/bin/python bench/recipe_study.py rates`, then `quality [--variants A B ...] [--minutes 2.5 5] [--n 108]`,
-then `table`. Results accumulate in bench/results/recipe_*.json / .csv (a variant already measured is skipped).
+then `table`; `quality --seed 1` repeats a run with other weights, noise and stream. Results accumulate in bench/results/recipe_*.json / .csv (a variant already measured is skipped).
 """
 import argparse, copy, csv, json, tempfile, time
 from pathlib import Path
@@ -82,8 +82,8 @@ VARIANTS = {
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 
 def base():
-    "What every variant changes: the CPU preset as it stood before the study (two UNet blocks per level, uniform timesteps)."
-    return load_preset('procart-cpu').replace(unet={'blocks_per_level': 2}, optim={'timestep_sampling': 'uniform'})
+    "What every variant changes: the CPU preset as it stood before the study (two UNet blocks per level of 32/64/128, uniform timesteps)."
+    return load_preset('procart-cpu').replace(unet={'blocks_per_level': 2, 'widths': (32, 64, 128)}, optim={'timestep_sampling': 'uniform'})
 
 def config(name: str):
     "The variant's TrainConfig: the study's base without sample grids or metrics during training."
@@ -126,12 +126,13 @@ class StepMarks(Callback):
         self.kept.append((global_step(self), copy.deepcopy(ema).cpu().eval()))
         if global_step(self) == self.marks[-1]: raise CancelFitException()
 
-def quality(names, minutes, n):
+def quality(names, minutes, n, seed: int = 0):
+    "Train each variant for the steps its rate buys in each of `minutes`, evaluate its EMA weights at each mark; `seed` repeats a run."
     known = load_json(RATES)
-    done = {(r['variant'], float(r['minutes'])) for r in read_rows()}
+    done = {(r['variant'], float(r['minutes']), int(r['seed'])) for r in read_rows()}
     for name in names:
-        if all((name, float(m)) in done for m in minutes): continue
-        cfg = config(name)
+        if all((name, float(m), seed) in done for m in minutes): continue
+        cfg = config(name).replace(seed=seed, data={'seed': seed})     # the weights' init, the noise and the painter's stream
         if shape_key(cfg) not in known: raise SystemExit(f"{name}: no rate measured yet; run `rates` first")
         rate, bs = rate_of(known, shape_key(cfg)), cfg.data.batch_size
         marks = {m: max(1, round(m * 60 * rate / bs)) for m in minutes}
@@ -145,21 +146,27 @@ def quality(names, minutes, n):
             for m, step in marks.items():
                 model = dict(cb.kept)[step]
                 r = evaluate(Run(model, tok, make_schedule(cfg), cfg, run, step, name=name), n=n, progress=False)
-                row = dict(variant=name, minutes=m, step=step, batch_size=bs, images=step * bs, rate_img_s=round(rate, 1),
+                row = dict(variant=name, seed=seed, minutes=m, step=step, batch_size=bs, images=step * bs, rate_img_s=round(rate, 1),
                            **{k: round(r['fidelity'][k], 4) for k in SCORED}, mean=round(float(np.mean([r['fidelity'][k] for k in SCORED])), 4),
                            fd_critic=round(r['fd_critic'], 2), n=n, wall_s=round(trained))
                 write_row(row)
-                print(f"{name} at {m:g} min (step {step}): " + ', '.join(f"{k} {row[k]:.0%}" for k in SCORED) +
+                print(f"{name} (seed {seed}) at {m:g} min (step {step}): " + ', '.join(f"{k} {row[k]:.0%}" for k in SCORED) +
                       f" | mean {row['mean']:.1%} | FD-critic {row['fd_critic']:.1f}", flush=True)
 
-FIELDS = ['variant', 'minutes', 'step', 'batch_size', 'images', 'rate_img_s', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
+FIELDS = ['variant', 'seed', 'minutes', 'step', 'batch_size', 'images', 'rate_img_s', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
 
 def read_rows() -> list[dict]:
+    "The measured rows; those from before the study had seeds are seed 0."
     if not QUALITY.exists(): return []
-    with open(QUALITY, newline='') as f: return list(csv.DictReader(f))
+    with open(QUALITY, newline='') as f: return [{'seed': '0', **{k: v for k, v in r.items() if v is not None}} for r in csv.DictReader(f)]
 
 def write_row(row: dict) -> None:
+    "Append `row`; a file written before `FIELDS` had a column is rewritten with it first (atomically)."
     new = not QUALITY.exists()
+    if not new and next(csv.reader(open(QUALITY, newline=''))) != FIELDS:
+        tmp = QUALITY.with_suffix('.tmp')
+        with open(tmp, 'w', newline='') as f: w = csv.DictWriter(f, FIELDS); w.writeheader(); w.writerows(read_rows())
+        tmp.replace(QUALITY)
     with open(QUALITY, 'a', newline='') as f:
         w = csv.DictWriter(f, FIELDS)
         if new: w.writeheader()
@@ -167,10 +174,11 @@ def write_row(row: dict) -> None:
 
 def table():
     rows = sorted(read_rows(), key=lambda r: (float(r['minutes']), -float(r['mean'])))
+    label = lambda r: r['variant'] + (f" (seed {r['seed']})" if r['seed'] != '0' else '')
     print('| variant | minutes | steps | batch | img/s | ' + ' | '.join(SCORED) + ' | mean | FD-critic |')
     print('|---|---|---|---|---|' + '---|' * (len(SCORED) + 2))
     for r in rows:
-        print(f"| {r['variant']} | {float(r['minutes']):g} | {r['step']} | {r['batch_size']} | {r['rate_img_s']} | "
+        print(f"| {label(r)} | {float(r['minutes']):g} | {r['step']} | {r['batch_size']} | {r['rate_img_s']} | "
               + ' | '.join(f"{float(r[k]):.0%}" for k in SCORED) + f" | {float(r['mean']):.1%} | {float(r['fd_critic']):.1f} |")
 
 def speed(bs: int = 64, iters: int = 8):
@@ -204,10 +212,11 @@ if __name__ == '__main__':
     ap.add_argument('--minutes', type=float, nargs='+', default=[2.5, 5])
     ap.add_argument('--repeat', type=int, default=2, help='rates: measurements per shape (default: %(default)s)')
     ap.add_argument('--threads', type=int, help='quality: torch threads (default: torch\'s own)')
+    ap.add_argument('--seed', type=int, default=0, help='quality: the training seed; another seed repeats a variant (default: %(default)s)')
     ap.add_argument('--n', type=int, default=108, help='held-out captions per evaluation (default: %(default)s, 4 per style)')
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     if a.phase == 'rates': rates(a.variants, a.repeat)
-    elif a.phase == 'quality': quality(a.variants, a.minutes, a.n)
+    elif a.phase == 'quality': quality(a.variants, a.minutes, a.n, a.seed)
     elif a.phase == 'speed': speed()
     else: table()

@@ -123,6 +123,8 @@ def test_pretrained_ships_and_works_offline(tmp_path):
     card = (PRETRAINED / 'README.md').read_text()
     assert ev['step'] == run.step and f"| style | {ev['fidelity']['style']:.1%} |" in card
     assert ev['n'] >= 270 and ev['fidelity']['style'] > 0.5        # measured on all 27 styles; the figures are in the card
+    from artdiff_nb.hub import _recipe
+    for k, v in _recipe(run.cfg): assert f"| {k} | {v} |" in card, (k, v)   # the card's recipe is the shipped config's
 
 def test_pretrained_keeps_its_measured_fidelity():
     "Re-measured here on 54 held-out captions, the shipped model's style and family fidelity agree with its card."

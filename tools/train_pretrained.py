@@ -7,7 +7,8 @@ Two stages, each resumable:
 per level of 32/64/128 channels, uniform timesteps; the recipe study gave the preset one block per level, logit-normal
 timesteps and levels of 24/48/96 channels) for --steps steps,
 measuring caption fidelity every 400 steps; run it again after a crash and it resumes. `--recipe preset` trains today's
-CPU preset instead. `export` evaluates the final EMA weights on held-out captions with the art critic and writes half-precision safetensors, config,
+CPU preset instead: 2,000 steps of it (61.7 min on 2026-12-01's machine) read 88.9% style on 270 captions against the
+shipped model's 94.1% (bench/README.md), so the shipped model stays. `export` evaluates the final EMA weights on held-out captions with the art critic and writes half-precision safetensors, config,
 tokenizer, sample grid and model card (`artdiff_nb.hub.export_model`).
 """
 import argparse
