@@ -156,17 +156,11 @@ def quality(names, minutes, n, seed: int = 0):
 FIELDS = ['variant', 'seed', 'minutes', 'step', 'batch_size', 'images', 'rate_img_s', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
 
 def read_rows() -> list[dict]:
-    "The measured rows; those from before the study had seeds are seed 0."
     if not QUALITY.exists(): return []
-    with open(QUALITY, newline='') as f: return [{'seed': '0', **{k: v for k, v in r.items() if v is not None}} for r in csv.DictReader(f)]
+    with open(QUALITY, newline='') as f: return list(csv.DictReader(f))
 
 def write_row(row: dict) -> None:
-    "Append `row`; a file written before `FIELDS` had a column is rewritten with it first (atomically)."
     new = not QUALITY.exists()
-    if not new and next(csv.reader(open(QUALITY, newline=''))) != FIELDS:
-        tmp = QUALITY.with_suffix('.tmp')
-        with open(tmp, 'w', newline='') as f: w = csv.DictWriter(f, FIELDS); w.writeheader(); w.writerows(read_rows())
-        tmp.replace(QUALITY)
     with open(QUALITY, 'a', newline='') as f:
         w = csv.DictWriter(f, FIELDS)
         if new: w.writeheader()
