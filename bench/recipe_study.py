@@ -13,7 +13,8 @@ the second round's variants start from the first round's winners, `ROUND2_BASE`)
 
 Levers that change speed but not what a step learns (bf16, torch.compile, threads) need phase 1 only: `speed`.
 
-Run: `.venv/bin/python bench/recipe_study.py rates`, then `quality [--variants A B ...] [--minutes 2.5 5] [--n 108]`,
+Run: `.venv/bin/python bench/recipe_study.py rates` (on a later day `rates --variants NEW --reference OLD`: a ratio to a
+shape already measured, as the machine's speed drifts), then `quality [--variants A B ...] [--minutes 2.5 5] [--n 108]`,
 then `table`; `quality --seed 1` repeats a run with other weights, noise and stream. Results accumulate in bench/results/recipe_*.json / .csv (a variant already measured is skipped).
 """
 import argparse, copy, csv, json, tempfile, time
@@ -78,6 +79,8 @@ VARIANTS = {
     'bpl1 48px': {'unet': {'blocks_per_level': 1, 'image_size': 48}},
     'bpl1 ln xattn8': on_round2_base(unet={'cross_attn_levels': (2,)}),
     'bpl1 w24 logit-normal': on_round2_base(unet={'widths': (24, 48, 96)}),
+    'bpl1 w16 logit-normal': on_round2_base(unet={'widths': (16, 32, 64)}),
+    'bpl1 w12 logit-normal': on_round2_base(unet={'widths': (12, 24, 48)}),
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 
@@ -101,18 +104,28 @@ def measure_rate(cfg, folder: Path, steps: int = 32) -> float:
 
 def load_json(p: Path) -> dict: return json.loads(p.read_text()) if p.exists() else {}
 
-def rates(names, repeat: int = 1):
-    "Measure each distinct shape `repeat` more times; every measurement is kept, and `rate` is their mean."
-    known = load_json(RATES)
+def rates(names, repeat: int = 1, reference: str | None = None):
+    """Measure each distinct shape `repeat` more times; every measurement is kept, and `rate` is their mean.
+    With `reference` (a variant already measured), the reference is measured beside the others and each new reading is
+    stored as today's ratio to it times its stored rate: the machine's speed drifts from day to day, ratios do not."""
+    known, fresh = load_json(RATES), {}
+    if reference and shape_key(config(reference)) not in known: raise SystemExit(f"{reference}: no rate measured yet to refer to")
+    names = list(dict.fromkeys(names + ([reference] if reference else [])))
     with tempfile.TemporaryDirectory() as d:
         keys = list(dict.fromkeys(shape_key(config(n)) for n in names))
         for r in range(repeat):
             for key in (keys if r % 2 == 0 else keys[::-1]):                 # alternate the order: drift falls on every shape alike
                 name = next(n for n in names if shape_key(config(n)) == key)
-                known.setdefault(key, []).append(measure_rate(config(name), Path(d) / f"r{r}-{keys.index(key)}"))
-                print(f"{name}: {known[key][-1]:.1f} images/s (mean of {len(known[key])}: {rate_of(known, key):.1f}; "
-                      f"{torch.get_num_threads()} threads)", flush=True)
-                RATES.write_text(json.dumps(known, indent=1))
+                fresh.setdefault(key, []).append(measure_rate(config(name), Path(d) / f"r{r}-{keys.index(key)}"))
+                print(f"{name}: {fresh[key][-1]:.1f} images/s ({torch.get_num_threads()} threads)", flush=True)
+    ref = shape_key(config(reference)) if reference else None
+    scale = rate_of(known, ref) / float(np.mean(fresh[ref])) if ref else 1.
+    for key, got in fresh.items():
+        if key != ref: known.setdefault(key, []).extend(round(x * scale, 2) for x in got)
+    if ref: print(f"{reference}: {float(np.mean(fresh[ref])):.1f} images/s today against {rate_of(known, ref):.1f} stored: "
+                  f"the others' readings are scaled by {scale:.3f}", flush=True)
+    for name in names: print(f"{name}: {rate_of(known, shape_key(config(name))):.1f} images/s", flush=True)
+    RATES.write_text(json.dumps(known, indent=1))
 
 def rate_of(known: dict, key: str) -> float: return float(np.mean(known[key]))
 
@@ -205,12 +218,13 @@ if __name__ == '__main__':
     ap.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS), metavar='NAME')
     ap.add_argument('--minutes', type=float, nargs='+', default=[2.5, 5])
     ap.add_argument('--repeat', type=int, default=2, help='rates: measurements per shape (default: %(default)s)')
+    ap.add_argument('--reference', metavar='NAME', help='rates: measure beside this variant and store the ratio to it times its stored rate')
     ap.add_argument('--threads', type=int, help='quality: torch threads (default: torch\'s own)')
     ap.add_argument('--seed', type=int, default=0, help='quality: the training seed; another seed repeats a variant (default: %(default)s)')
     ap.add_argument('--n', type=int, default=108, help='held-out captions per evaluation (default: %(default)s, 4 per style)')
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    if a.phase == 'rates': rates(a.variants, a.repeat)
+    if a.phase == 'rates': rates(a.variants, a.repeat, a.reference)
     elif a.phase == 'quality': quality(a.variants, a.minutes, a.n, a.seed)
     elif a.phase == 'speed': speed()
     else: table()

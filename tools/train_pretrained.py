@@ -5,10 +5,10 @@ Two stages, each resumable:
   .venv/bin/python tools/train_pretrained.py export [--run runs/pretrained] [--n 270]       # evaluate, then write the package's copy
 `train` runs the shipped model's own recipe (its `config.yaml`: the CPU preset as it was on 2026-11-25, two UNet blocks
 per level of 32/64/128 channels, uniform timesteps; the recipe study gave the preset one block per level, logit-normal
-timesteps and levels of 24/48/96 channels) for --steps steps,
+timesteps and levels of 16/32/64 channels) for --steps steps,
 measuring caption fidelity every 400 steps; run it again after a crash and it resumes. `--recipe preset` trains today's
-CPU preset instead: 2,000 steps of it (61.7 min on 2026-12-01's machine) read 88.9% style on 270 captions against the
-shipped model's 94.1% (bench/README.md), so the shipped model stays. `export` evaluates the final EMA weights on held-out captions with the art critic and writes half-precision safetensors, config,
+CPU preset instead: 2,000 steps of the preset of 2026-12-01 (24/48/96 channels; 61.7 min on that day's machine) read
+88.9% style on 270 captions against the shipped model's 94.1% (bench/README.md), so the shipped model stays. `export` evaluates the final EMA weights on held-out captions with the art critic and writes half-precision safetensors, config,
 tokenizer, sample grid and model card (`artdiff_nb.hub.export_model`).
 """
 import argparse
