@@ -14,11 +14,12 @@ $(STAMP): pyproject.toml requirements/constraints.txt tools/install.py
 
 install: $(STAMP)
 
-# The main job: train the CPU preset on procedural art for about 5 minutes (300 steps at the ~64 images/s that
-# `artdiff train --preset procart-cpu` logs on a 2-core VM), then draw captions it never saw.
+# The main job: train the CPU preset on procedural art for about 5 minutes (560 steps at the ~140 images/s that
+# `artdiff train --preset procart-cpu` logs on the 2-core machine of ENVIRONMENT.md, metrics and sample grids included;
+# about 11 minutes on an AVX2-only 2-core VM), then draw captions it never saw.
 # Run again, it continues the same run instead of starting over (raise DEMO_STEPS to train longer).
 DEMO_RUN ?= runs/procart-cpu
-DEMO_STEPS ?= 300
+DEMO_STEPS ?= 560
 demo: $(STAMP)
 	if [ -f $(DEMO_RUN)/checkpoints/latest ]; then $(BIN)/artdiff train --resume $(DEMO_RUN) --max-steps $(DEMO_STEPS); \
 	else $(BIN)/artdiff train --preset procart-cpu --max-steps $(DEMO_STEPS) --output-folder $(DEMO_RUN); fi

@@ -11,7 +11,8 @@ the second round's variants start from the first round's winners, `ROUND2_BASE`)
    with the preset's sampler. This phase counts steps, not seconds, so it may share the machine: two variants at
    `--threads 1` side by side finish sooner than one after the other at two threads (1 thread runs at 0.67x of 2).
 
-Levers that change speed but not what a step learns (bf16, torch.compile, threads) need phase 1 only: `speed`.
+Levers that change speed but not what a step learns (bf16, torch.compile, threads) need phase 1 only: `speed [--variants A ...]`
+(default: the base, `preset`).
 
 Run: `.venv/bin/python bench/recipe_study.py rates` (on a later day `rates --variants NEW --reference OLD`: a ratio to a
 shape already measured, as the machine's speed drifts), then `quality [--variants A B ...] [--minutes 2.5 5] [--n 108]`,
@@ -188,29 +189,32 @@ def table():
         print(f"| {label(r)} | {float(r['minutes']):g} | {r['step']} | {r['batch_size']} | {r['rate_img_s']} | "
               + ' | '.join(f"{float(r[k]):.0%}" for k in SCORED) + f" | {float(r['mean']):.1%} | {float(r['fd_critic']):.1f} |")
 
-def speed(bs: int = 64, iters: int = 8):
-    "Levers that change only speed: bf16 autocast, torch.compile, thread counts, on the preset's model and batch."
+def speed(names=('preset',), bs: int = 64, iters: int = 8):
+    "Levers that change only speed: bf16 autocast, torch.compile, thread counts, on each variant's model at batch `bs`."
     import torch.nn.functional as F
     from artdiff_nb.train import make_model
-    cfg = base().replace(data={'batch_size': bs})
-    def one(label, bf16=False, compile=False, threads=None):
+    threads = torch.get_num_threads()
+    def one(name, label, bf16=False, compile=False, threads=None):
+        cfg = config(name).replace(data={'batch_size': bs})
         torch.manual_seed(0)
         if threads: torch.set_num_threads(threads)
         m = make_model(cfg, 400); m.unet.to(memory_format=torch.channels_last)
         if compile: m.unet.compile()
         opt = torch.optim.AdamW(m.parameters(), 1e-3, foreach=True)
-        x = torch.randn(bs, 3, 32, 32).contiguous(memory_format=torch.channels_last)
-        t, ids, tgt = torch.randint(0, 1000, (bs,)), torch.randint(3, 400, (bs, 14)), torch.randn(bs, 3, 32, 32)
+        px = cfg.unet.image_size
+        x = torch.randn(bs, 3, px, px).contiguous(memory_format=torch.channels_last)
+        t, ids, tgt = torch.randint(0, 1000, (bs,)), torch.randint(3, 400, (bs, 14)), torch.randn(bs, 3, px, px)
         for i in range(iters + 3):
             if i == 3: t0 = time.perf_counter()
             with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16): loss = F.mse_loss(m(x, t, ids).float(), tgt)
             loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
         r = bs * iters / (time.perf_counter() - t0)
-        print(f"| {label} | {r:.1f} |", flush=True)
+        print(f"| {name}: {label} | {r:.1f} |", flush=True)
         return r
-    print(f"| the preset's step, batch {bs} | images/s |\n|---|---|")
-    one('fp32, channels_last, 2 threads (the preset)'); one('bf16 autocast', bf16=True); one('torch.compile', compile=True)
-    one('1 thread', threads=1); torch.set_num_threads(2)
+    print(f"| the variant's step, batch {bs} | images/s |\n|---|---|")
+    for name in names:
+        one(name, f'fp32, channels_last, {threads} threads'); one(name, 'bf16 autocast', bf16=True)
+        one(name, 'torch.compile', compile=True); one(name, '1 thread', threads=1); torch.set_num_threads(threads)
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -226,5 +230,5 @@ if __name__ == '__main__':
     if a.threads: torch.set_num_threads(a.threads)
     if a.phase == 'rates': rates(a.variants, a.repeat, a.reference)
     elif a.phase == 'quality': quality(a.variants, a.minutes, a.n, a.seed)
-    elif a.phase == 'speed': speed()
+    elif a.phase == 'speed': speed(a.variants if a.variants != list(VARIANTS) else ['preset'])
     else: table()

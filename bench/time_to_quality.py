@@ -10,14 +10,14 @@ captions with the same sampler (our DPM++ 2M, 20 steps, guidance 2).
   warm-up and a cosine decay sized to the 15 minutes, EMA 0.995), everything it does while training included
   (data prefetch, EMA, logging); no sample grids, metrics or mid-run checkpoints.
 - reference: the way diffusers' text-to-image example trains: `UNet2DConditionModel` (the preset's channels, as many layers per
-  block as our UNet has blocks per level, cross-attention at the two lowest levels; 2.3 M parameters against our 1.8 M),
+  block as our UNet has blocks per level, cross-attention at the two lowest levels; 1.1 M parameters against our 0.86 M),
   `DDPMScheduler` noise (1000 linear betas, epsilon prediction), uniform timesteps, plain MSE, a plain AdamW loop with the example's defaults
   (weight decay 1e-2, gradient norm clipped at 1, constant learning rate after warm-up, no EMA), our caption encoder trained
   with it. Two departures, both in its favour: the learning rate and warm-up are ours (1e-3, 100 steps; the example's 1e-4
   with 500 warm-up steps is a GPU setting that learns almost nothing in 15 CPU-minutes), and 10% of captions are dropped
   as ours are, since sampling uses classifier-free guidance.
 
-Run: `.venv/bin/python bench/time_to_quality.py [--minutes 2.5 5 10 15] [--n 108]` with nothing else running (~45 min).
+Run: `.venv/bin/python bench/time_to_quality.py [--minutes 2.5 5 10 15] [--n 108]` with nothing else running (~40-45 min).
 Writes bench/results/time_to_quality.csv and docs/images/time_to_quality.png and prints the table.
 """
 import argparse, copy, csv, tempfile, time
