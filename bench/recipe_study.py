@@ -194,10 +194,10 @@ def speed(names=('preset',), bs: int = 64, iters: int = 8):
     import torch.nn.functional as F
     from artdiff_nb.train import make_model
     threads = torch.get_num_threads()
-    def one(name, label, bf16=False, compile=False, threads=None):
+    def one(name, label, bf16=False, compile=False, n_threads=None):
         cfg = config(name).replace(data={'batch_size': bs})
         torch.manual_seed(0)
-        if threads: torch.set_num_threads(threads)
+        if n_threads: torch.set_num_threads(n_threads)
         m = make_model(cfg, 400); m.unet.to(memory_format=torch.channels_last)
         if compile: m.unet.compile()
         opt = torch.optim.AdamW(m.parameters(), 1e-3, foreach=True)
@@ -214,12 +214,12 @@ def speed(names=('preset',), bs: int = 64, iters: int = 8):
     print(f"| the variant's step, batch {bs} | images/s |\n|---|---|")
     for name in names:
         one(name, f'fp32, channels_last, {threads} threads'); one(name, 'bf16 autocast', bf16=True)
-        one(name, 'torch.compile', compile=True); one(name, '1 thread', threads=1); torch.set_num_threads(threads)
+        one(name, 'torch.compile', compile=True); one(name, '1 thread', n_threads=1); torch.set_num_threads(threads)
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('phase', choices=['rates', 'quality', 'table', 'speed'])
-    ap.add_argument('--variants', nargs='+', default=list(VARIANTS), choices=list(VARIANTS), metavar='NAME')
+    ap.add_argument('--variants', nargs='+', choices=list(VARIANTS), metavar='NAME', help='default: every variant; for speed, the base (preset)')
     ap.add_argument('--minutes', type=float, nargs='+', default=[2.5, 5])
     ap.add_argument('--repeat', type=int, default=2, help='rates: measurements per shape (default: %(default)s)')
     ap.add_argument('--reference', metavar='NAME', help='rates: measure beside this variant and store the ratio to it times its stored rate')
@@ -228,7 +228,8 @@ if __name__ == '__main__':
     ap.add_argument('--n', type=int, default=108, help='held-out captions per evaluation (default: %(default)s, 4 per style)')
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    if a.phase == 'rates': rates(a.variants, a.repeat, a.reference)
-    elif a.phase == 'quality': quality(a.variants, a.minutes, a.n, a.seed)
-    elif a.phase == 'speed': speed(a.variants if a.variants != list(VARIANTS) else ['preset'])
+    names = a.variants or (['preset'] if a.phase == 'speed' else list(VARIANTS))
+    if a.phase == 'rates': rates(names, a.repeat, a.reference)
+    elif a.phase == 'quality': quality(names, a.minutes, a.n, a.seed)
+    elif a.phase == 'speed': speed(names)
     else: table()

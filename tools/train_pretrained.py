@@ -25,7 +25,7 @@ def train(run: Path, steps: int | None, recipe: str):
            else load_preset('procart-cpu'))
     cfg = cfg.replace(output_folder=str(run), checkpoint_interval=200, metrics_interval=400, sample_interval=400, metrics_budget=0.1)
     resume = latest_checkpoint(run / 'checkpoints') is not None
-    fit(cfg, resume=resume, max_steps=steps or cfg.total_steps, progress='lines')
+    fit(cfg, resume=resume, max_steps=steps, progress='lines')   # None: the config's own steps
 
 def export(run: Path, n: int, dest: Path):
     from artdiff_nb.hub import export_model
