@@ -70,6 +70,7 @@ class BatchStream(IterableDataset):
         self._q, self._threads, self._stop = None, [], threading.Event()
 
     def _fill(self, source):
+        torch.set_num_threads(1)       # this thread's own OpenMP team would slow every op of the training thread (see above)
         try:
             while not self._stop.is_set():
                 b = collate(source.samples(self.bs), self.tok)
