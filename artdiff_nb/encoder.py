@@ -48,7 +48,7 @@ class CaptionEncoder(nn.Module):
         self.pos = nn.Parameter(torch.zeros(c.max_length, c.embedding_dim))
         layer = nn.TransformerEncoderLayer(c.embedding_dim, c.num_heads, c.embedding_dim * c.mlp_ratio, c.dropout,
                                            activation='gelu', batch_first=True, norm_first=True)
-        self.layers = nn.TransformerEncoder(layer, c.num_layers, enable_nested_tensor=False)
+        self.layers = nn.TransformerEncoder(layer, c.num_layers, enable_nested_tensor=False) if c.num_layers else None   # 0: a bag of embeddings
         self.norm = nn.LayerNorm(c.embedding_dim)
         nn.init.normal_(self.tok.weight, std=0.02); nn.init.normal_(self.pos, std=0.02)
         with torch.no_grad(): self.tok.weight[PAD_ID].zero_()
@@ -58,7 +58,8 @@ class CaptionEncoder(nn.Module):
         if ids.shape[1] > self.max_length: raise ValueError(f"captions have {ids.shape[1]} tokens, more than max_length={self.max_length}")
         mask = ids != PAD_ID if mask is None else mask
         h = self.tok(ids) + self.pos[:ids.shape[1]]
-        h = self.norm(self.layers(h, src_key_padding_mask=~mask))
+        if self.layers is not None: h = self.layers(h, src_key_padding_mask=~mask)
+        h = self.norm(h)
         m = mask.unsqueeze(-1).to(h.dtype)
         pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
         return h, mask, pooled

@@ -94,11 +94,13 @@ def load_model_folder(path, device='cpu', name: Optional[str] = None) -> Run:
     return Run(model.to(dev).eval(), tok, make_schedule(cfg), cfg, path, int(meta['step']), name=name or path.name)
 
 # %% ../nbs/27_hub.ipynb #d22a164f
+def _layers(n: int) -> str: return f"{n} transformer layer{'s' if n > 1 else ''}" if n else 'no transformer layers (a bag of word embeddings)'
+
 def _recipe(cfg) -> list[tuple[str, str]]:
     u, o, s = cfg.unet, cfg.optim, cfg.schedule
     return [('image size', f"{u.image_size} px"), ('UNet widths', ', '.join(map(str, u.widths)) + f" ({u.blocks_per_level} block{'s' if u.blocks_per_level > 1 else ''} per level)"),
             ('attention', f"self at levels {list(u.attn_levels)}, cross at {list(u.cross_attn_levels)}"),
-            ('caption encoder', f"{cfg.encoder.num_layers} transformer layers, width {cfg.encoder.embedding_dim}"),
+            ('caption encoder', f"{_layers(cfg.encoder.num_layers)}, width {cfg.encoder.embedding_dim}"),
             ('noise', f"{s.T} steps, {s.beta_schedule}, {s.prediction_type}, {o.timestep_sampling.replace('_', '-')} timesteps" + (f", min-SNR gamma {o.min_snr_gamma:g}" if o.min_snr_gamma else '')),
             ('optimiser', f"AdamW lr {o.lr:g} ({o.lr_schedule}, {o.warmup_steps} warm-up steps), EMA {o.ema_decay}, caption dropout {o.caption_dropout:g}"),
             ('batch', str(cfg.data.batch_size)), ('data', cfg.data.source)]
