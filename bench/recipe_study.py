@@ -14,6 +14,11 @@ the second round's variants start from the first round's winners, `ROUND2_BASE`)
 Levers that change speed but not what a step learns (bf16, torch.compile, threads) need phase 1 only: `speed [--variants A ...]`
 (default: the base, `preset`).
 
+The third round (`w16 ...`, on the preset of 2026-12-02, `ROUND3_BASE`) counts steps instead of minutes, so that its rows hold
+on any machine: `steps [--variants A ...] [--steps 450 900] [--n 270] [--threads 1] [--seed S]` trains each variant for the
+marks and evaluates its EMA weights at each (results in bench/results/recipe_steps.csv, `steps-table` prints them). Variants
+of one speed compare at equal steps; the others at the steps their rates buy in the same minutes (`rates`, today).
+
 Run: `.venv/bin/python bench/recipe_study.py rates` (on a later day `rates --variants NEW --reference OLD`: a ratio to a
 shape already measured, as the machine's speed drifts), then `quality [--variants A B ...] [--minutes 2.5 5] [--n 108]`,
 then `table`; `quality --seed 1` repeats a run with other weights, noise and stream. Results accumulate in bench/results/recipe_*.json / .csv (a variant already measured is skipped).
@@ -34,14 +39,28 @@ from artdiff_nb.train import Run, make_schedule, train
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / 'bench' / 'results'
-RATES, QUALITY = RESULTS / 'recipe_rates.json', RESULTS / 'recipe_study.csv'
+RATES, QUALITY, STEPS = RESULTS / 'recipe_rates.json', RESULTS / 'recipe_study.csv', RESULTS / 'recipe_steps.csv'
 
 # name -> settings changed from the study's base, `base()` (components as dicts of their fields)
 ROUND2_BASE = {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}}   # the first round's winners
 
 def on_round2_base(**changes) -> dict:
     "`ROUND2_BASE` with `changes` (component -> fields) merged in."
-    return {k: {**ROUND2_BASE.get(k, {}), **changes.get(k, {})} for k in ROUND2_BASE.keys() | changes.keys()}
+    return merged(ROUND2_BASE, changes)
+
+def merged(base: dict, changes: dict) -> dict:
+    "`base` (component -> fields) with `changes` merged in."
+    return {k: {**base.get(k, {}), **changes.get(k, {})} for k in base.keys() | changes.keys()}
+
+# the third round (2026-12-02, `steps`): one lever each on the preset of that morning, 16/32/64 channels
+ROUND3_BASE = merged(ROUND2_BASE, {'unet': {'widths': (16, 32, 64)}})
+ENC0 = {'encoder': {'num_layers': 0}}                              # the caption encoder as a bag of embeddings
+
+def on_round3_base(*changes: dict) -> dict:
+    "`ROUND3_BASE` with each of `changes` merged in, in order."
+    out = ROUND3_BASE
+    for c in changes: out = merged(out, c)
+    return out
 
 VARIANTS = {
     'preset': {},
@@ -82,12 +101,33 @@ VARIANTS = {
     'bpl1 w24 logit-normal': on_round2_base(unet={'widths': (24, 48, 96)}),
     'bpl1 w16 logit-normal': on_round2_base(unet={'widths': (16, 32, 64)}),
     'bpl1 w12 logit-normal': on_round2_base(unet={'widths': (12, 24, 48)}),
+    # the third round, measured in steps (`steps`): the preset of 2026-12-02 (`w16`, the same as 'bpl1 w16 logit-normal')
+    'w16': on_round3_base(),
+    'w16 plain-mse uniform': on_round3_base({'optim': {'min_snr_gamma': None, 'timestep_sampling': 'uniform'}}),
+    'w16 4 levels': on_round3_base({'unet': {'widths': (16, 32, 64, 128), 'attn_levels': (3,), 'cross_attn_levels': (1, 2, 3)}}),
+    'w16 enc0': on_round3_base(ENC0),
+    'w16 enc0 w24': on_round3_base(ENC0, {'unet': {'widths': (24, 48, 96)}}),
+    'w16 enc0 lr2e-3': on_round3_base(ENC0, {'optim': {'lr': 2e-3}}),
+    'w16 enc0 lr3e-3': on_round3_base(ENC0, {'optim': {'lr': 3e-3}}),
+    'w16 enc0 lr4e-3': on_round3_base(ENC0, {'optim': {'lr': 4e-3}}),
+    'w16 enc0 lr2e-3 warmup50': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'warmup_steps': 50}}),
+    'w16 enc0 lr2e-3 dim256': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'encoder': {'embedding_dim': 256}}),
+    'w16 enc0 lr2e-3 xattn8': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'unet': {'cross_attn_levels': (2,)}}),
+    'w16 enc0 bs32 lr2e-3': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'data': {'batch_size': 32}}),
+    'w16 enc0 bs32 lr1.4e-3': on_round3_base(ENC0, {'optim': {'lr': 1.4e-3}, 'data': {'batch_size': 32}}),
+    'w16 enc0 lr2e-3 one-cycle': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'lr_schedule': 'one_cycle'}}),
+    'w16 enc0 lr2e-3 w24': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'unet': {'widths': (24, 48, 96)}}),
+    'w16 enc0 lr2e-3 warmup200': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'warmup_steps': 200}}),
+    'w16 enc0 lr2e-3 capdrop0.05': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'caption_dropout': 0.05}}),
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 
 def base():
-    "What every variant changes: the CPU preset as it stood before the study (two UNet blocks per level of 32/64/128, uniform timesteps)."
-    return load_preset('procart-cpu').replace(unet={'blocks_per_level': 2, 'widths': (32, 64, 128)}, optim={'timestep_sampling': 'uniform'})
+    """What every variant changes: the CPU preset as it stood before the study (two UNet blocks per level of 32/64/128, uniform
+    timesteps, a two-layer caption transformer, learning rate 1e-3). Every setting the study has moved is pinned here, so a
+    variant stays the config it was measured with when the preset moves on."""
+    return load_preset('procart-cpu').replace(unet={'blocks_per_level': 2, 'widths': (32, 64, 128)}, encoder={'num_layers': 2},
+                                              optim={'timestep_sampling': 'uniform', 'lr': 1e-3})
 
 def config(name: str):
     "The variant's TrainConfig: the study's base without sample grids or metrics during training."
@@ -168,17 +208,51 @@ def quality(names, minutes, n, seed: int = 0):
                       f" | mean {row['mean']:.1%} | FD-critic {row['fd_critic']:.1f}", flush=True)
 
 FIELDS = ['variant', 'seed', 'minutes', 'step', 'batch_size', 'images', 'rate_img_s', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
+STEP_FIELDS = ['variant', 'seed', 'step', 'batch_size', 'images', 'threads', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
 
-def read_rows() -> list[dict]:
-    if not QUALITY.exists(): return []
-    with open(QUALITY, newline='') as f: return list(csv.DictReader(f))
+def read_rows(path: Path = QUALITY) -> list[dict]:
+    if not path.exists(): return []
+    with open(path, newline='') as f: return list(csv.DictReader(f))
 
-def write_row(row: dict) -> None:
-    new = not QUALITY.exists()
-    with open(QUALITY, 'a', newline='') as f:
-        w = csv.DictWriter(f, FIELDS)
+def write_row(row: dict, path: Path = QUALITY, fields: list = FIELDS) -> None:
+    new = not path.exists()
+    with open(path, 'a', newline='') as f:
+        w = csv.DictWriter(f, fields)
         if new: w.writeheader()
         w.writerow(row)
+
+def steps(names, marks, n, seed: int = 0):
+    """The third round: train each variant for `marks` steps (the cosine schedule sized to the last), evaluate its EMA weights
+    at each mark. Counted in steps, not minutes: compare variants of one speed at equal steps, others at the steps their
+    rates buy (`rates` on today's machine)."""
+    done = {(r['variant'], int(r['step']), int(r['seed'])) for r in read_rows(STEPS)}
+    marks = sorted(marks)
+    for name in names:
+        if all((name, m, seed) in done for m in marks): continue
+        cfg = config(name).replace(seed=seed, data={'seed': seed})
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as d:
+            cb = StepMarks(marks)
+            run = train(cfg.replace(output_folder=str(Path(d) / 'run'), checkpoint_interval=marks[-1]), max_steps=marks[-1], progress=False, cbs=[cb])
+            tok, trained = CaptionTokenizer.load(run / 'tokenizer.json'), time.perf_counter() - t0
+            for step, model in cb.kept:
+                r = evaluate(Run(model, tok, make_schedule(cfg), cfg, run, step, name=name), n=n, progress=False)
+                row = dict(variant=name, seed=seed, step=step, batch_size=cfg.data.batch_size, images=step * cfg.data.batch_size,
+                           threads=torch.get_num_threads(), **{k: round(r['fidelity'][k], 4) for k in SCORED},
+                           mean=round(float(np.mean([r['fidelity'][k] for k in SCORED])), 4), fd_critic=round(r['fd_critic'], 2), n=n,
+                           wall_s=round(trained))
+                write_row(row, STEPS, STEP_FIELDS)
+                print(f"{name} (seed {seed}) at step {step}: " + ', '.join(f"{k} {row[k]:.0%}" for k in SCORED) +
+                      f" | mean {row['mean']:.1%} | FD-critic {row['fd_critic']:.1f}", flush=True)
+
+def steps_table():
+    rows = sorted(read_rows(STEPS), key=lambda r: (int(r['step']), -float(r['mean'])))
+    label = lambda r: r['variant'] + (f" (seed {r['seed']})" if r['seed'] != '0' else '')
+    print('| variant | steps | batch | ' + ' | '.join(SCORED) + ' | mean | FD-critic |')
+    print('|---|---|---|' + '---|' * (len(SCORED) + 2))
+    for r in rows:
+        print(f"| {label(r)} | {r['step']} | {r['batch_size']} | " + ' | '.join(f"{float(r[k]):.0%}" for k in SCORED)
+              + f" | {float(r['mean']):.1%} | {float(r['fd_critic']):.1f} |")
 
 def table():
     rows = sorted(read_rows(), key=lambda r: (float(r['minutes']), -float(r['mean'])))
@@ -218,18 +292,21 @@ def speed(names=('preset',), bs: int = 64, iters: int = 8):
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('phase', choices=['rates', 'quality', 'table', 'speed'])
+    ap.add_argument('phase', choices=['rates', 'quality', 'table', 'speed', 'steps', 'steps-table'])
     ap.add_argument('--variants', nargs='+', choices=list(VARIANTS), metavar='NAME', help='default: every variant; for speed, the base (preset)')
     ap.add_argument('--minutes', type=float, nargs='+', default=[2.5, 5])
+    ap.add_argument('--steps', type=int, nargs='+', default=[450, 900], help='steps: the marks (default: %(default)s)')
     ap.add_argument('--repeat', type=int, default=2, help='rates: measurements per shape (default: %(default)s)')
     ap.add_argument('--reference', metavar='NAME', help='rates: measure beside this variant and store the ratio to it times its stored rate')
     ap.add_argument('--threads', type=int, help='quality: torch threads (default: torch\'s own)')
     ap.add_argument('--seed', type=int, default=0, help='quality: the training seed; another seed repeats a variant (default: %(default)s)')
-    ap.add_argument('--n', type=int, default=108, help='held-out captions per evaluation (default: %(default)s, 4 per style)')
+    ap.add_argument('--n', type=int, help='held-out captions per evaluation (default: 108, 4 per style; steps: 270, 10 per style)')
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    names = a.variants or (['preset'] if a.phase == 'speed' else list(VARIANTS))
+    names = a.variants or (['preset'] if a.phase == 'speed' else [v for v in VARIANTS if v.startswith('w16')] if a.phase == 'steps' else list(VARIANTS))
     if a.phase == 'rates': rates(names, a.repeat, a.reference)
-    elif a.phase == 'quality': quality(names, a.minutes, a.n, a.seed)
+    elif a.phase == 'quality': quality(names, a.minutes, a.n or 108, a.seed)
+    elif a.phase == 'steps': steps(names, a.steps, a.n or 270, a.seed)
     elif a.phase == 'speed': speed(names)
+    elif a.phase == 'steps-table': steps_table()
     else: table()
