@@ -18,7 +18,8 @@ captions with the same sampler (our DPM++ 2M, 20 steps, guidance 2).
   CPU-minutes), and 10% of captions are dropped
   as ours are, since sampling uses classifier-free guidance.
 
-Run: `.venv/bin/python bench/time_to_quality.py [--minutes 2.5 5 10 15] [--n 108]` with nothing else running (~40-45 min).
+Run: `.venv/bin/python bench/time_to_quality.py [--minutes 2.5 5 10 15] [--n 108]` with nothing else running (~40-45 min);
+`--sides reference --reference-lr 2e-3` trains the reference alone at another learning rate.
 Writes bench/results/time_to_quality.csv and docs/images/time_to_quality.png and prints the table.
 """
 import argparse, copy, csv, tempfile, time
@@ -37,7 +38,7 @@ from artdiff_nb.encoder import CaptionEncoder, drop_captions
 from artdiff_nb.metrics import SCORED, evaluate
 from artdiff_nb.schedules import NoiseSchedule
 from artdiff_nb.runfolder import read_log
-from artdiff_nb.train import Run, make_schedule, make_sources, train
+from artdiff_nb.train import Run, make_schedule, make_sources, make_tokenizer, train
 from train_step import DiffusersDenoiser              # bench/ is on the path when a bench script runs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,15 +120,19 @@ def figure(rows, ceiling, out):
     fig.tight_layout()
     save_figure(fig, out)
 
-def main(minutes=(2.5, 5, 10, 15), n=108):
+def main(minutes=(2.5, 5, 10, 15), n=108, sides=('ours', 'reference'), reference_lr=1e-3):
     marks = [60 * m for m in minutes]
     cfg = load_preset('procart-cpu').replace(n_sample_captions=0, n_metric_captions=0)
     print(f"{torch.get_num_threads()} CPU threads; marks {minutes} min; evaluation on {n} held-out captions", flush=True)
     rows, ceiling = [], None
     with tempfile.TemporaryDirectory() as d:
-        t = time.perf_counter(); ours, tok = run_ours(cfg, marks, Path(d)); print(f"ours trained ({time.perf_counter() - t:.0f} s)", flush=True)
-        t = time.perf_counter(); ref = run_reference(cfg, tok, marks); print(f"reference trained ({time.perf_counter() - t:.0f} s)", flush=True)
-        for side, kept in (('ours', ours), ('reference', ref)):
+        kept_by_side, tok = {}, make_tokenizer(cfg, make_sources(cfg)[0])       # the same vocabulary `train` builds
+        if 'ours' in sides:
+            t = time.perf_counter(); kept_by_side['ours'], tok = run_ours(cfg, marks, Path(d)); print(f"ours trained ({time.perf_counter() - t:.0f} s)", flush=True)
+        if 'reference' in sides:
+            t = time.perf_counter(); kept_by_side['reference'] = run_reference(cfg, tok, marks, lr=reference_lr)
+            print(f"reference (lr {reference_lr:g}) trained ({time.perf_counter() - t:.0f} s)", flush=True)
+        for side, kept in kept_by_side.items():
             for mark, step, run in kept:
                 r = evaluate(run, n=n, progress=False)
                 ceiling = r['ceiling']
@@ -136,10 +141,11 @@ def main(minutes=(2.5, 5, 10, 15), n=108):
                                  fd_critic=r['fd_critic'], kd_critic=r['kd_critic'], sampling_img_s=r['images_per_s']))
                 print(f"{side} at {mark / 60:g} min (step {step}): " + ', '.join(f"{k} {r['fidelity'][k]:.0%}" for k in SCORED)
                       + f", FD-critic {r['fd_critic']:.1f}", flush=True)
-    out = ROOT / 'bench' / 'results' / 'time_to_quality.csv'
+    both = set(sides) == {'ours', 'reference'} and reference_lr == 1e-3
+    out = ROOT / 'bench' / 'results' / ('time_to_quality.csv' if both else f"time_to_quality_{'_'.join(sides)}_lr{reference_lr:g}.csv")
     with open(out, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
-    figure(rows, ceiling, ROOT / 'docs' / 'images' / 'time_to_quality.png')
+    if both: figure(rows, ceiling, ROOT / 'docs' / 'images' / 'time_to_quality.png')
     print(f"\n| side | minutes | steps | {' | '.join(SCORED)} | FD-critic | KD-critic | sampling img/s |")
     print('|---|---|---|' + '---|' * (len(SCORED) + 3))
     for r in sorted(rows, key=lambda r: (r['minutes'], r['side'])):
@@ -151,5 +157,8 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--minutes', type=float, nargs='+', default=[2.5, 5, 10, 15])
     ap.add_argument('--n', type=int, default=108, help='held-out captions per evaluation (default: %(default)s, 4 per style)')
+    ap.add_argument('--sides', nargs='+', choices=['ours', 'reference'], default=['ours', 'reference'], help='which to train (default: both)')
+    ap.add_argument('--reference-lr', type=float, default=1e-3, help="the reference's learning rate (default: %(default)s); a run other than the "
+                    "default two sides at 1e-3 writes bench/results/time_to_quality_SIDES_lrLR.csv and no figure")
     a = ap.parse_args()
-    main(tuple(a.minutes), a.n)
+    main(tuple(a.minutes), a.n, tuple(a.sides), a.reference_lr)
