@@ -42,6 +42,7 @@ from artdiff_nb.train import Run, make_schedule, make_sources, make_tokenizer, t
 from train_step import DiffusersDenoiser              # bench/ is on the path when a bench script runs
 
 ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_LR = 1e-3      # the reference's learning rate in the table and figure
 
 class Marks(Callback):
     "Keep a copy of the EMA weights when training time passes each mark (seconds); stop at the last."
@@ -68,7 +69,7 @@ def run_ours(cfg, marks, folder: Path):
     tok = CaptionTokenizer.load(run / 'tokenizer.json')
     return [(m, step, Run(model.eval(), tok, make_schedule(cfg), cfg, run, step, name='ours')) for m, step, model in cb.kept], tok
 
-def run_reference(cfg, tok, marks, lr=1e-3, warmup=100, caption_dropout=0.1):
+def run_reference(cfg, tok, marks, lr=REFERENCE_LR, warmup=100, caption_dropout=0.1):
     from diffusers import DDPMScheduler
     from diffusers.optimization import get_scheduler
     torch.manual_seed(cfg.seed)
@@ -120,16 +121,17 @@ def figure(rows, ceiling, out):
     fig.tight_layout()
     save_figure(fig, out)
 
-def main(minutes=(2.5, 5, 10, 15), n=108, sides=('ours', 'reference'), reference_lr=1e-3):
+def main(minutes=(2.5, 5, 10, 15), n=108, sides=('ours', 'reference'), reference_lr=REFERENCE_LR):
     marks = [60 * m for m in minutes]
     cfg = load_preset('procart-cpu').replace(n_sample_captions=0, n_metric_captions=0)
     print(f"{torch.get_num_threads()} CPU threads; marks {minutes} min; evaluation on {n} held-out captions", flush=True)
     rows, ceiling = [], None
     with tempfile.TemporaryDirectory() as d:
-        kept_by_side, tok = {}, make_tokenizer(cfg, make_sources(cfg)[0])       # the same vocabulary `train` builds
+        kept_by_side, tok = {}, None
         if 'ours' in sides:
             t = time.perf_counter(); kept_by_side['ours'], tok = run_ours(cfg, marks, Path(d)); print(f"ours trained ({time.perf_counter() - t:.0f} s)", flush=True)
         if 'reference' in sides:
+            if tok is None: tok = make_tokenizer(cfg, make_sources(cfg)[0])     # the vocabulary `train` builds
             t = time.perf_counter(); kept_by_side['reference'] = run_reference(cfg, tok, marks, lr=reference_lr)
             print(f"reference (lr {reference_lr:g}) trained ({time.perf_counter() - t:.0f} s)", flush=True)
         for side, kept in kept_by_side.items():
@@ -141,7 +143,7 @@ def main(minutes=(2.5, 5, 10, 15), n=108, sides=('ours', 'reference'), reference
                                  fd_critic=r['fd_critic'], kd_critic=r['kd_critic'], sampling_img_s=r['images_per_s']))
                 print(f"{side} at {mark / 60:g} min (step {step}): " + ', '.join(f"{k} {r['fidelity'][k]:.0%}" for k in SCORED)
                       + f", FD-critic {r['fd_critic']:.1f}", flush=True)
-    both = set(sides) == {'ours', 'reference'} and reference_lr == 1e-3
+    both = set(sides) == {'ours', 'reference'} and reference_lr == REFERENCE_LR
     out = ROOT / 'bench' / 'results' / ('time_to_quality.csv' if both else f"time_to_quality_{'_'.join(sides)}_lr{reference_lr:g}.csv")
     with open(out, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
@@ -158,7 +160,7 @@ if __name__ == '__main__':
     ap.add_argument('--minutes', type=float, nargs='+', default=[2.5, 5, 10, 15])
     ap.add_argument('--n', type=int, default=108, help='held-out captions per evaluation (default: %(default)s, 4 per style)')
     ap.add_argument('--sides', nargs='+', choices=['ours', 'reference'], default=['ours', 'reference'], help='which to train (default: both)')
-    ap.add_argument('--reference-lr', type=float, default=1e-3, help="the reference's learning rate (default: %(default)s); a run other than the "
-                    "default two sides at 1e-3 writes bench/results/time_to_quality_SIDES_lrLR.csv and no figure")
+    ap.add_argument('--reference-lr', type=float, default=REFERENCE_LR, help="the reference's learning rate (default: %(default)s); a run other than the "
+                    "default two sides at the default lr writes bench/results/time_to_quality_SIDES_lrLR.csv and no figure")
     a = ap.parse_args()
     main(tuple(a.minutes), a.n, tuple(a.sides), a.reference_lr)
