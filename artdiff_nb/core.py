@@ -1,4 +1,4 @@
-"""Small foundations every module shares: argument checks that fail with one clear line, and the one way files are written so that a crash never leaves half of one.
+"""Small foundations every module shares: argument checks that fail with one clear line, the one way files are written so that a crash never leaves half of one, and memory that a training step reuses instead of faulting in again.
 
 Docs: https://artdiff.github.io/artdiff_nb/core.html.md"""
 
@@ -6,12 +6,12 @@ Docs: https://artdiff.github.io/artdiff_nb/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #a59e9a9f
 from __future__ import annotations
-import contextlib, math, os
+import contextlib, ctypes, math, os, platform
 from numbers import Integral, Real
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['check_int', 'check_float', 'check_choice', 'atomic_write']
+__all__ = ['check_int', 'check_float', 'check_choice', 'atomic_write', 'retain_freed_memory']
 
 # %% ../nbs/00_core.ipynb #d08fd26d
 def check_int(name: str, value, min: int | None = None, max: int | None = None) -> int:
@@ -54,3 +54,22 @@ def atomic_write(path, mode: str = 'w', **open_kw):
         os.replace(tmp, path)
     finally:
         if tmp.exists(): tmp.unlink()
+
+# %% ../nbs/00_core.ipynb #68c9787d
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3     # mallopt's parameter numbers, from glibc's malloc.h
+_RETAINED = False
+
+def retain_freed_memory(block_limit: int = 32 << 20) -> bool:
+    """Have glibc's malloc keep freed blocks up to `block_limit` bytes (32 MB, its maximum) for reuse and never trim its heap,
+    so that each training step or sampling call reuses the last one's memory instead of faulting it in again.
+    Process-wide and idempotent; True where it applies (Linux with glibc), False elsewhere or with the environment variable
+    `ARTDIFF_RETAIN_MEMORY=0`, where nothing changes."""
+    global _RETAINED
+    block_limit = check_int('block_limit', block_limit, min=0, max=32 << 20)
+    if _RETAINED: return True
+    if os.environ.get('ARTDIFF_RETAIN_MEMORY', '1') == '0': return False
+    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc': return False
+    try: libc = ctypes.CDLL('libc.so.6')
+    except OSError: return False
+    _RETAINED = bool(libc.mallopt(_M_MMAP_THRESHOLD, block_limit) and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    return _RETAINED

@@ -22,7 +22,7 @@ from fastai.callback.schedule import SchedCos, SchedLin, SchedNo, combine_scheds
 from fastai.callback.training import GradientClip
 from fastai.optimizer import OptimWrapper
 
-from .core import check_float, check_int, check_choice, atomic_write
+from .core import check_float, check_int, check_choice, atomic_write, retain_freed_memory
 from .captions import CaptionTokenizer
 from .images import to_uint8
 from .figures import caption_grid
@@ -238,6 +238,7 @@ def diffusion_learner(dls, model: torch.nn.Module, sched: NoiseSchedule, optim: 
     (default `OptimConfig()`, with `optim_options` such as `lr=3e-3` overriding it); it samples as `sampling` says.
     `seed` keys the training batches' noise."""
     optim = optim if optim is not None else OptimConfig(**optim_options)
+    retain_freed_memory()                                         # each step reuses the last one's memory (core)
     device = dls.device or torch.device('cpu')
     model = model.to(device)
     if channels_last: model.unet.to(memory_format=torch.channels_last)

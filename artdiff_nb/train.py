@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from fastai.callback.schedule import ParamScheduler
 
-from .core import check_int
+from .core import check_int, retain_freed_memory
 from .captions import CaptionTokenizer
 from .schedules import NoiseSchedule
 from .unet import CaptionDiffusion
@@ -186,6 +186,7 @@ def load_run(path, device='cpu') -> Run:
     """Load a model for sampling, with EMA weights, on `device`: a run folder (its newest checkpoint), one of its checkpoint
     directories, a model folder, 'pretrained', or hf://OWNER/NAME[@REVISION]."""
     from artdiff_nb.hub import resolve_model_path, is_model_folder, load_model_folder
+    retain_freed_memory()                                         # each sampling call reuses the last one's memory (core)
     name, path = str(path), resolve_model_path(path)
     if not path.exists(): raise FileNotFoundError(f"model path {path} does not exist")
     if is_model_folder(path): return load_model_folder(path, device, name=name)

@@ -119,6 +119,7 @@ VARIANTS = {
     'w16 enc0 lr2e-3 w24': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'unet': {'widths': (24, 48, 96)}}),
     'w16 enc0 lr2e-3 warmup200': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'warmup_steps': 200}}),
     'w16 enc0 lr2e-3 capdrop0.05': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'caption_dropout': 0.05}}),
+    'w16 enc0 lr2e-3 w96': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'unet': {'widths': (16, 32, 96)}}),   # a wider 8x8 level only
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 

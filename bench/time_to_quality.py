@@ -33,6 +33,7 @@ from fastai.callback.core import Callback, CancelFitException
 from artdiff_nb.captions import CaptionTokenizer
 from artdiff_nb.callbacks import EMACallback
 from artdiff_nb.config import load_preset
+from artdiff_nb.core import retain_freed_memory
 from artdiff_nb.data import BatchStream, validation_samples
 from artdiff_nb.encoder import CaptionEncoder, drop_captions
 from artdiff_nb.metrics import SCORED, evaluate
@@ -122,6 +123,7 @@ def figure(rows, ceiling, out):
     save_figure(fig, out)
 
 def main(minutes=(2.5, 5, 10, 15), n=108, sides=('ours', 'reference'), reference_lr=REFERENCE_LR):
+    retain_freed_memory()                          # both sides reuse freed memory, as `train` does (bench/allocator.py)
     marks = [60 * m for m in minutes]
     cfg = load_preset('procart-cpu').replace(n_sample_captions=0, n_metric_captions=0)
     print(f"{torch.get_num_threads()} CPU threads; marks {minutes} min; evaluation on {n} held-out captions", flush=True)
@@ -144,7 +146,9 @@ def main(minutes=(2.5, 5, 10, 15), n=108, sides=('ours', 'reference'), reference
                 print(f"{side} at {mark / 60:g} min (step {step}): " + ', '.join(f"{k} {r['fidelity'][k]:.0%}" for k in SCORED)
                       + f", FD-critic {r['fd_critic']:.1f}", flush=True)
     both = set(sides) == {'ours', 'reference'} and reference_lr == REFERENCE_LR
-    out = ROOT / 'bench' / 'results' / ('time_to_quality.csv' if both else f"time_to_quality_{'_'.join(sides)}_lr{reference_lr:g}.csv")
+    name = ('time_to_quality' if both else 'time_to_quality_ours' if 'reference' not in sides
+            else f"time_to_quality_{'_'.join(sides)}_lr{reference_lr:g}") + '.csv'
+    out = ROOT / 'bench' / 'results' / name
     with open(out, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
     if both: figure(rows, ceiling, ROOT / 'docs' / 'images' / 'time_to_quality.png')
@@ -161,6 +165,7 @@ if __name__ == '__main__':
     ap.add_argument('--n', type=int, default=108, help='held-out captions per evaluation (default: %(default)s, 4 per style)')
     ap.add_argument('--sides', nargs='+', choices=['ours', 'reference'], default=['ours', 'reference'], help='which to train (default: both)')
     ap.add_argument('--reference-lr', type=float, default=REFERENCE_LR, help="the reference's learning rate (default: %(default)s); a run other than the "
-                    "default two sides at the default lr writes bench/results/time_to_quality_SIDES_lrLR.csv and no figure")
+                    "default two sides at the default lr writes bench/results/time_to_quality_SIDES_lrLR.csv (ours alone: "
+                    "time_to_quality_ours.csv) and no figure")
     a = ap.parse_args()
     main(tuple(a.minutes), a.n, tuple(a.sides), a.reference_lr)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from artdiff_nb.config import load_preset
+from artdiff_nb.core import retain_freed_memory
 from artdiff_nb.data import collate
 from artdiff_nb.learner import diffusion_loss, sample_timesteps
 from artdiff_nb.runfolder import read_log
@@ -51,6 +52,7 @@ def loop_rate(cfg, steps: int) -> float:
         return float(np.median([r['images_per_s'] for r in read_log(run / 'training_log.csv')[2:] if r.get('images_per_s')]))
 
 def main(steps: int = 60):
+    retain_freed_memory()                          # both sides reuse freed memory, as `train` does (bench/allocator.py)
     cfg = load_preset('procart-cpu').replace(n_sample_captions=0, n_metric_captions=0)
     ref, ours = bare_step_rate(cfg, steps), loop_rate(cfg, steps)
     print(f"CPU preset, batch {cfg.data.batch_size}, {torch.get_num_threads()} CPU threads, {steps} steps each")

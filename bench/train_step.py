@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from artdiff_nb.config import load_preset
+from artdiff_nb.core import retain_freed_memory
 from artdiff_nb.train import make_model
 
 class DiffusersDenoiser(torch.nn.Module):
@@ -48,6 +49,7 @@ def rate(model, x, t, ids, target, bf16=False, iters=6, warmup=2):
     return x.shape[0] * iters / (time.perf_counter() - t0)
 
 def main(bs=64, iters=6, compile=True):
+    retain_freed_memory()                          # both sides reuse freed memory, as `train` does (bench/allocator.py)
     torch.manual_seed(0)
     cfg = load_preset('procart-cpu')
     ours = make_model(cfg, vocab_size=400)
