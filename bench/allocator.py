@@ -19,18 +19,19 @@ def _usage():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_minflt, r.ru_stime
 
-def _peak_mb() -> float: return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _costs(since, images: int) -> dict:
+    "Page faults and system time per image since `since` (a `_usage()`), and the process's peak memory."
+    (f0, s0), (f1, s1) = since, _usage()
+    return dict(faults_per_image=(f1 - f0) / images, sys_ms_per_image=(s1 - s0) / images * 1e3,
+                peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 def work_train(steps: int) -> dict:
     sys.path.insert(0, str(HERE))
     from train_loop import loop_rate
     from artdiff_nb.config import load_preset
     cfg = load_preset('procart-cpu').replace(n_sample_captions=0, n_metric_captions=0)
-    f0, s0 = _usage()
-    rate = loop_rate(cfg, steps)
-    f1, s1 = _usage()
-    n = steps * cfg.data.batch_size
-    return dict(images_per_s=rate, faults_per_image=(f1 - f0) / n, sys_ms_per_image=(s1 - s0) / n * 1e3, peak_mb=_peak_mb())
+    since = _usage()
+    return dict(images_per_s=loop_rate(cfg, steps), **_costs(since, steps * cfg.data.batch_size))
 
 def work_sample(n: int) -> dict:
     from artdiff_nb.train import load_run
@@ -38,11 +39,9 @@ def work_sample(n: int) -> dict:
     run = load_run('pretrained')
     caps = [sample_painting(1, i).caption for i in range(n)]
     run.generate(caps[:8])                                           # warm-up
-    f0, s0 = _usage(); t0 = time.perf_counter()
+    since, t0 = _usage(), time.perf_counter()
     for _ in range(2): run.generate(caps)
-    dt = time.perf_counter() - t0; f1, s1 = _usage()
-    return dict(images_per_s=2 * n / dt, faults_per_image=(f1 - f0) / (2 * n), sys_ms_per_image=(s1 - s0) / (2 * n) * 1e3,
-                peak_mb=_peak_mb())
+    return dict(images_per_s=2 * n / (time.perf_counter() - t0), **_costs(since, 2 * n))
 
 def measure(what: str, retain: bool, arg: int) -> dict:
     env = {**os.environ, 'ARTDIFF_RETAIN_MEMORY': '1' if retain else '0'}
