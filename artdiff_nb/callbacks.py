@@ -112,9 +112,10 @@ class CheckpointCallback(EpochEndCallback):
     def epoch_done(self):
         rng = self.gather(rng_state()) if self.gather is not None else [rng_state()]
         if not self.write: return
-        ema = getattr(self.learn, 'ema', None)
+        ema, dcb = getattr(self.learn, 'ema', None), getattr(self.learn, 'diffusion_cb', None)
+        extra = {**(self.extra or {}), **({'low_res_steps': dcb.low_res_steps} if dcb is not None and dcb.low_res_steps else {})}
         save_checkpoint(self.dir, epoch_end_step(self), self.epoch + 1, unwrapped(self.learn.model),
-                        ema.ema_model if ema is not None else None, self.learn.opt.opt, self.keep, self.extra, rng)
+                        ema.ema_model if ema is not None else None, self.learn.opt.opt, self.keep, extra, rng)
 
 # %% ../nbs/25_callbacks.ipynb #b3829b01
 class RunLogCallback(EpochEndCallback):

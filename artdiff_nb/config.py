@@ -16,7 +16,7 @@ import yaml
 import artdiff_nb
 from .core import check_int, check_float, check_choice
 from .schedules import BETA_SCHEDULES, PREDICTION_TYPES, ScheduleConfig
-from .encoder import EncoderConfig
+from .encoder import EncoderConfig, POSITIONS
 from .unet import UNetConfig
 from .samplers import SAMPLERS, SamplingConfig
 from .data import DataConfig
@@ -72,6 +72,8 @@ class TrainConfig:
             if not isinstance(getattr(self, f), bool): raise TypeError(f"{f} must be true or false, got {getattr(self, f)!r}")
         if self.sampling.steps > self.schedule.T:
             raise ValueError(f"steps ({self.sampling.steps}) must be <= the schedule's T ({self.schedule.T})")
+        if self.optim.low_res_fraction and (self.unet.image_size % 2 or self.unet.image_size // 2 % self.unet.factor):
+            raise ValueError(f"low_res_fraction: half of image_size {self.unet.image_size} must be divisible by {self.unet.factor}, as the UNet's levels need")
 
     @property
     def total_steps(self) -> int:
@@ -133,7 +135,7 @@ SCHEMA: dict[str, dict[str, dict[str, tuple[str, Any]]]] = {   # file kind -> se
         'model': {'compile_model': ('compile_model', bool), 'channels_last': ('channels_last', bool)},
         'accelerator': {'precision': ('precision', PRECISIONS), 'devices': ('devices', _int)},
         'training': {'ema_decay': ('optim.ema_decay', _num), 'caption_dropout': ('optim.caption_dropout', _num),      # ours
-                     'n_sample_captions': ('n_sample_captions', _int)},
+                     'n_sample_captions': ('n_sample_captions', _int), 'low_res_fraction': ('optim.low_res_fraction', _num)},
     },
     'input_image': {
         'input_info': {'input_source': ('data.source', str), 'input_name': ('_', str), 'input_type': ('_', ('image',))},
@@ -144,7 +146,8 @@ SCHEMA: dict[str, dict[str, dict[str, tuple[str, Any]]]] = {   # file kind -> se
         'input_type_info': {'max_length': ('encoder.max_length', _int), 'min_freq': ('data.min_freq', _int), 'split_on': ('_', (' ',)),
                             'vocab_sample': ('data.vocab_sample', _int), 'field_dropout': ('data.field_dropout', _num)},
         'model_config': {'embedding_dim': ('encoder.embedding_dim', _int), 'model_type': ('_', ('sequence-default',)),
-                         'num_layers': ('encoder.num_layers', _int), 'num_heads': ('encoder.num_heads', _int), 'dropout': ('encoder.dropout', _num)},
+                         'num_layers': ('encoder.num_layers', _int), 'num_heads': ('encoder.num_heads', _int), 'dropout': ('encoder.dropout', _num),
+                         'position': ('encoder.position', POSITIONS)},
     },
     'fusion': {'': {'model_type': ('_', ('pass-through',))}},
     'output_image': {

@@ -12,13 +12,15 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .core import check_int, check_float
+from .core import check_int, check_float, check_choice
 from .captions import PAD_ID, NULL_ID
 
 # %% auto #0
-__all__ = ['EncoderConfig', 'CaptionEncoder', 'null_caption', 'with_null_captions', 'drop_captions']
+__all__ = ['POSITIONS', 'EncoderConfig', 'CaptionEncoder', 'null_caption', 'with_null_captions', 'drop_captions']
 
 # %% ../nbs/11_encoder.ipynb #34099a8f
+POSITIONS = ('embed', 'none')
+
 @dataclass(frozen=True)
 class EncoderConfig:
     "Shape of the caption encoder; the names are EIR's keys of the caption input's `model_config`. Checked when built."
@@ -28,11 +30,13 @@ class EncoderConfig:
     max_length: int = 64                       # positions the encoder has (the tokenizer's max_length)
     dropout: float = 0.0
     mlp_ratio: int = 4
+    position: str = 'embed'                    # 'embed': learned position embeddings (EIR's word); 'none': word order ignored
 
     def __post_init__(self):
         check_int('embedding_dim', self.embedding_dim, min=1); check_int('num_layers', self.num_layers, min=0)
         check_int('num_heads', self.num_heads, min=1); check_int('max_length', self.max_length, min=1)
         check_float('dropout', self.dropout, 0, 1); check_int('mlp_ratio', self.mlp_ratio, min=1)
+        check_choice('position', self.position, POSITIONS)
         if self.embedding_dim % self.num_heads:
             raise ValueError(f"embedding_dim ({self.embedding_dim}) must be divisible by num_heads ({self.num_heads})")
 
@@ -45,19 +49,20 @@ class CaptionEncoder(nn.Module):
         check_int('vocab_size', vocab_size, min=3)
         self.max_length = c.max_length
         self.tok = nn.Embedding(vocab_size, c.embedding_dim, padding_idx=PAD_ID)
-        self.pos = nn.Parameter(torch.zeros(c.max_length, c.embedding_dim))
+        self.pos = nn.Parameter(torch.zeros(c.max_length, c.embedding_dim)) if c.position == 'embed' else None
         layer = nn.TransformerEncoderLayer(c.embedding_dim, c.num_heads, c.embedding_dim * c.mlp_ratio, c.dropout,
                                            activation='gelu', batch_first=True, norm_first=True)
         self.layers = nn.TransformerEncoder(layer, c.num_layers, enable_nested_tensor=False) if c.num_layers else None   # 0: a bag of embeddings
         self.norm = nn.LayerNorm(c.embedding_dim)
-        nn.init.normal_(self.tok.weight, std=0.02); nn.init.normal_(self.pos, std=0.02)
+        nn.init.normal_(self.tok.weight, std=0.02)
+        if self.pos is not None: nn.init.normal_(self.pos, std=0.02)
         with torch.no_grad(): self.tok.weight[PAD_ID].zero_()
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor | None = None):
         "Encode `ids` (B x L); `mask` is True for real tokens (default: ids != <pad>)."
         if ids.shape[1] > self.max_length: raise ValueError(f"captions have {ids.shape[1]} tokens, more than max_length={self.max_length}")
         mask = ids != PAD_ID if mask is None else mask
-        h = self.tok(ids) + self.pos[:ids.shape[1]]
+        h = self.tok(ids) if self.pos is None else self.tok(ids) + self.pos[:ids.shape[1]]
         if self.layers is not None: h = self.layers(h, src_key_padding_mask=~mask)
         h = self.norm(h)
         m = mask.unsqueeze(-1).to(h.dtype)

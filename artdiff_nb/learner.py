@@ -54,6 +54,7 @@ class OptimConfig:
     min_snr_gamma: Optional[float] = 5.0         # None: plain MSE
     ema_decay: float = 0.9999
     timestep_sampling: str = 'uniform'           # or 'logit_normal': timesteps t/T ~ sigmoid(N(0, 1)), mid-noise more often
+    low_res_fraction: float = 0.0                # share of a run's first steps that train on its images averaged down 2x2
 
     def __post_init__(self):
         check_float('lr', self.lr, min=0); check_float('wd', self.wd, min=0); check_choice('optimizer', self.optimizer, OPTIMIZERS)
@@ -61,6 +62,8 @@ class OptimConfig:
         check_choice('lr_schedule', self.lr_schedule, LR_SCHEDULES); check_float('caption_dropout', self.caption_dropout, 0, 1)
         if self.min_snr_gamma is not None: check_float('min_snr_gamma', self.min_snr_gamma, min=0)
         check_float('ema_decay', self.ema_decay, 0, 1); check_choice('timestep_sampling', self.timestep_sampling, TIMESTEP_SAMPLINGS)
+        if check_float('low_res_fraction', self.low_res_fraction, 0, 1) == 1:
+            raise ValueError("low_res_fraction must be below 1: a run has to end on images of its own size")
 
 # %% ../nbs/22_learner.ipynb #ded47314
 def data_parallel_part() -> tuple[int, int]:
@@ -80,10 +83,11 @@ class DiffusionCB(Callback):
     draws for the global batch and keeps its rows (`rank`, `rank + world`, ...)."""
     order = -10                                     # before everything that looks at the batch
     def __init__(self, sched: NoiseSchedule, caption_dropout: float = 0.1, min_snr_gamma: Optional[float] = 5.0,
-                 channels_last: bool = False, timestep_sampling: str = 'uniform', seed: int = 0, step: int = 0):
+                 channels_last: bool = False, timestep_sampling: str = 'uniform', seed: int = 0, step: int = 0, low_res_steps: int = 0):
         self.sched, self.channels_last = sched, channels_last
         self.p, self.gamma, self.timestep_sampling = caption_dropout, min_snr_gamma, timestep_sampling   # checked by OptimConfig
         self.seed, self.step = check_int('seed', seed, min=0), check_int('step', step, min=0)   # step: training batches drawn, kept across fits
+        self.low_res_steps = check_int('low_res_steps', low_res_steps, min=0)   # training batches before this step: averaged down 2x2
         self._gens, (self.rank, self.world) = {}, data_parallel_part()
 
     def before_fit(self): self.rank, self.world = data_parallel_part()     # a process group may have formed since
@@ -96,6 +100,7 @@ class DiffusionCB(Callback):
 
     def before_batch(self):
         x0, ids = self.xb[0], self.xb[1] if len(self.xb) > 1 else self.yb[0]
+        if self.training and self.step < self.low_res_steps: x0 = F.avg_pool2d(x0, 2)   # progressive resizing: half the side first
         n, rows = x0.shape[0], slice(self.rank, None, self.world)
         N = n * self.world                                   # the global batch: every process draws it, and keeps its rows
         if self.training:
@@ -233,17 +238,20 @@ def load_diffusion_learner(path, device='cpu') -> DiffusionLearner:
 
 def diffusion_learner(dls, model: torch.nn.Module, sched: NoiseSchedule, optim: Optional[OptimConfig] = None, precision: str = 'auto',
                       channels_last: bool = True, compile_model: bool = False, cbs=None, sampling: Optional[SamplingConfig] = None,
-                      seed: int = 0, **optim_options) -> DiffusionLearner:
+                      seed: int = 0, total_steps: Optional[int] = None, **optim_options) -> DiffusionLearner:
     """A `DiffusionLearner` that trains `model` (a `CaptionDiffusion`) to denoise batches of `dls`, as `optim` says
     (default `OptimConfig()`, with `optim_options` such as `lr=3e-3` overriding it); it samples as `sampling` says.
-    `seed` keys the training batches' noise."""
+    `seed` keys the training batches' noise; `total_steps`, the run's length, is what `optim.low_res_fraction` is a share of."""
     optim = optim if optim is not None else OptimConfig(**optim_options)
+    if optim.low_res_fraction and total_steps is None: raise ValueError("low_res_fraction needs the run's total_steps")
+    low_res_steps = round(optim.low_res_fraction * check_int('total_steps', total_steps, min=1)) if optim.low_res_fraction else 0
     retain_freed_memory()                                         # each step reuses the last one's memory (core)
     device = dls.device or torch.device('cpu')
     model = model.to(device)
     if channels_last: model.unet.to(memory_format=torch.channels_last)
     if compile_model: model.unet.compile()                       # in place: state_dict keys stay the same
-    cbs = [DiffusionCB(sched, optim.caption_dropout, optim.min_snr_gamma, channels_last, optim.timestep_sampling, seed)] + list(cbs or [])
+    cbs = [DiffusionCB(sched, optim.caption_dropout, optim.min_snr_gamma, channels_last, optim.timestep_sampling, seed,
+                       low_res_steps=low_res_steps)] + list(cbs or [])
     if optim.gradient_clipping: cbs.append(GradientClip(optim.gradient_clipping))
     dt = autocast_dtype(precision, torch.device(device))
     if dt is not None: cbs.append(Autocast(dt))

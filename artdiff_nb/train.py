@@ -99,6 +99,8 @@ def _restore(learn, ema: EMACallback, ck_dir: Path, srcs: Sequence[Source], cfg:
     learn.model.load_state_dict(ck['model'])
     ema.ema_model = make_model(cfg, learn.model.encoder.tok.num_embeddings); ema.ema_model.load_state_dict(ck['ema'])
     ema.count = learn.diffusion_cb.step = ck['state']['step']            # one EMA update, one keyed draw, per step
+    done = ck['state'].get('low_res_steps', 0)                        # where the half-size phase of the run so far ended
+    if ck['state']['step'] >= done: learn.diffusion_cb.low_res_steps = done   # it is over: a longer run does not go back to it
     learn.create_opt(); restore_optimizer(learn.opt.opt, ck)
     set_rng_state(*process_rng(ck, procs.rank))
     if procs.is_main: truncate_log(run / 'training_log.csv', ck['state']['step'])
@@ -149,7 +151,7 @@ def train(cfg: TrainConfig, resume: bool = False, config_files: Sequence = (), p
                                                   cfg.metrics_interval or cfg.sample_interval, cfg.metrics_budget, cfg.seed, total))
     if procs.world > 1: run_cbs.append(DDPCallback(procs))
     learn = diffusion_learner(dls, make_model(cfg, len(tok)), sched, cfg.optim, cfg.precision, cfg.channels_last, cfg.compile_model,
-                              cbs=run_cbs, sampling=cfg.sampling, seed=cfg.seed)
+                              cbs=run_cbs, sampling=cfg.sampling, seed=cfg.seed, total_steps=total)
     start_epoch = _restore(learn, ema, ck_dir, srcs, cfg, run, procs) if resume else 0
     fit_cbs = [ParamScheduler({'lr': lr_schedule(cfg.optim.lr_schedule, cfg.optim.lr, cfg.optim.warmup_steps, total)}), *cbs]
     if progress is not True: learn.logger = lambda *_: None      # without bars fastai prints raw epoch lists; our log lines say it

@@ -18,6 +18,9 @@ The third round (`w16 ...`, on the preset of 2026-12-02, `ROUND3_BASE`) counts s
 on any machine: `steps [--variants A ...] [--steps 450 900] [--n 270] [--threads 1] [--seed S]` trains each variant for the
 marks and evaluates its EMA weights at each (results in bench/results/recipe_steps.csv, `steps-table` prints them). Variants
 of one speed compare at equal steps; the others at the steps their rates buy in the same minutes (`rates`, today).
+The fourth round (2026-12-03) is the same on the third's preset: no position embeddings (`nopos`), then half-size images
+first (`nopos 16px for 600 of 1310`, run with `--steps 1310`: 600 steps at a third of the cost and 710 full-size ones
+take the time of 900 full-size steps; `... 1215 of 1736` with `--steps 1736`).
 
 Run: `.venv/bin/python bench/recipe_study.py rates` (on a later day `rates --variants NEW --reference OLD`: a ratio to a
 shape already measured, as the machine's speed drifts), then `quality [--variants A B ...] [--minutes 2.5 5] [--n 108]`,
@@ -120,6 +123,15 @@ VARIANTS = {
     'w16 enc0 lr2e-3 warmup200': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'warmup_steps': 200}}),
     'w16 enc0 lr2e-3 capdrop0.05': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'caption_dropout': 0.05}}),
     'w16 enc0 lr2e-3 w96': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'unet': {'widths': (16, 32, 96)}}),   # a wider 8x8 level only
+    'w16 enc0 lr2e-3 fd0': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'data': {'field_dropout': 0.0}}),   # every caption whole
+    'w16 enc0 lr2e-3 clip0': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'gradient_clipping': 0.0}}),     # no gradient clipping
+    'w16 enc0 lr2e-3 fd0.2': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'data': {'field_dropout': 0.2}}),
+    # the fourth round (2026-12-03, `steps`): the bag of words without positions, and half-size images first
+    'w16 enc0 lr2e-3 nopos': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'encoder': {'position': 'none'}}),
+    'w16 enc0 lr2e-3 nopos 16px for 600 of 1310': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 600 / 1310},
+                                                                        'encoder': {'position': 'none'}}),   # run with --steps 1310
+    'w16 enc0 lr2e-3 nopos 16px for 1215 of 1736': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 1215 / 1736},
+                                                                         'encoder': {'position': 'none'}}),  # run with --steps 1736
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 

@@ -7,6 +7,8 @@ DDIM 200, 50 and 25 (eta 0), DPM-Solver++(2M) 10, 20 and 25, at the run's guidan
 DPM-Solver++(2M) at 20 steps. Writes a markdown table, a CSV (`bench/results/sampler_study.csv`) and a figure
 (`docs/images/sampler_study.png`; `--figure-only` redraws it from the CSV).
 Run alone (it times itself): `.venv/bin/python bench/samplers.py --model-path runs/procart-cpu [--n 108]`.
+`--guidance-only --guidance 1.5 2 3 4` runs only the guidance sweep (DPM-Solver++(2M), 20 steps) at the scales given and
+writes `bench/results/guidance_<run folder's name>.csv` instead, leaving the study's CSV and figure as they are.
 """
 import argparse, csv, os
 from pathlib import Path
@@ -52,11 +54,11 @@ def read_rows(path):
         except ValueError: return v
     with open(path, newline='') as f: return [{k: num(v) for k, v in r.items()} for r in csv.DictReader(f)]
 
-def main(model_path, n=108, out_dir=ROOT / 'bench' / 'results'):
+def main(model_path, n=108, out_dir=ROOT / 'bench' / 'results', guidance=GUIDANCE, guidance_only=False):
     run = load_run(model_path)
     g0 = run.sampling.guidance_scale
-    settings = [('steps', dict(sampler=s, steps=k, guidance_scale=g0, eta=0.0)) for s, k in SAMPLERS]
-    settings += [('guidance', dict(sampler='dpm++2m', steps=20, guidance_scale=g, eta=0.0)) for g in GUIDANCE]
+    settings = [] if guidance_only else [('steps', dict(sampler=s, steps=k, guidance_scale=g0, eta=0.0)) for s, k in SAMPLERS]
+    settings += [('guidance', dict(sampler='dpm++2m', steps=20, guidance_scale=g, eta=0.0)) for g in guidance]
     rows = []
     for study, opts in settings:
         r = evaluate(run, n=n, progress=False, **opts)
@@ -65,19 +67,23 @@ def main(model_path, n=108, out_dir=ROOT / 'bench' / 'results'):
                    fd_critic=r['fd_critic'], kd_critic=r['kd_critic'], seconds_per_image=r['sampling_seconds'] / n, fd_floor=r['fd_floor'])
         rows.append(row); print(row, flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / 'sampler_study.csv', 'w', newline='') as f:
+    csv_path = out_dir / (f'guidance_{Path(str(model_path)).name}.csv' if guidance_only else 'sampler_study.csv')
+    with open(csv_path, 'w', newline='') as f:
         w = csv.DictWriter(f, list(rows[0])); w.writeheader(); w.writerows(rows)
-    figure(rows, ROOT / 'docs' / 'images' / 'sampler_study.png')
+    if not guidance_only: figure(rows, ROOT / 'docs' / 'images' / 'sampler_study.png')
     print(f"\n{run}; {n} held-out captions; FD-critic floor (painted vs painted) {rows[0]['fd_floor']:.2f}\n")
-    print('| sampler | steps | guidance | evals/image | s/image | mean fidelity | style | FD-critic | KD-critic |')
-    print('|---|---|---|---|---|---|---|---|---|')
+    print('| sampler | steps | guidance | evals/image | s/image | mean fidelity | ' + ' | '.join(SCORED) + ' | FD-critic | KD-critic |')
+    print('|---|---|---|---|---|---|' + '---|' * len(SCORED) + '---|---|')
     for r in rows:
         print(f"| {r['sampler']} | {r['steps']} | {r['guidance_scale']:g} | {r['evals']} | {r['seconds_per_image']:.3f} | "
-              f"{r['fidelity_mean']:.1%} | {r['fidelity_style']:.1%} | {r['fd_critic']:.2f} | {r['kd_critic']:.4f} |")
+              f"{r['fidelity_mean']:.1%} | " + ' | '.join(f"{r[f'fidelity_{k}']:.1%}" for k in SCORED) +
+              f" | {r['fd_critic']:.2f} | {r['kd_critic']:.4f} |")
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--model-path', default='runs/procart-cpu'); ap.add_argument('--n', type=int, default=108)
     ap.add_argument('--figure-only', action='store_true', help='redraw the figure from bench/results/sampler_study.csv')
+    ap.add_argument('--guidance', type=float, nargs='+', default=GUIDANCE, help='guidance scales of the sweep (default: %(default)s)')
+    ap.add_argument('--guidance-only', action='store_true', help='only the guidance sweep, into bench/results/guidance_RUN.csv')
     a = ap.parse_args()
     if a.figure_only: figure(read_rows(ROOT / 'bench' / 'results' / 'sampler_study.csv'), ROOT / 'docs' / 'images' / 'sampler_study.png')
-    else: main(a.model_path, a.n)
+    else: main(a.model_path, a.n, guidance=a.guidance, guidance_only=a.guidance_only)

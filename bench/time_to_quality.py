@@ -7,8 +7,11 @@ evaluated with `artdiff_nb.metrics.evaluate` (caption fidelity per field, FD-cri
 captions with the same sampler (our DPM++ 2M, 20 steps, guidance 2).
 
 - ours: `artdiff_nb.train.train` with the CPU preset (our UNet, v-prediction, min-SNR 5, logit-normal timesteps, a caption
-  encoder without transformer layers, AdamW lr 2e-3 with a 100-step warm-up and a cosine decay sized to the 15 minutes, EMA 0.995), everything it does while training included
-  (data prefetch, EMA, logging); no sample grids, metrics or mid-run checkpoints.
+  encoder without transformer layers or positions, AdamW lr 2e-3 with a 100-step warm-up and a cosine decay, EMA 0.995, the
+  first 46% of the steps on half-size images), everything it does while training included (data prefetch, EMA, logging); no
+  sample grids, metrics or mid-run checkpoints. A recipe with a half-size phase is shaped in steps, so each mark is a run
+  of its own sized to fill its minutes (`run_ours_budgets`), as `make demo` is; without one, the marks are the weights
+  of one run whose cosine is sized to the longest (`run_ours`), as before 2026-12-03.
 - reference: the way diffusers' text-to-image example trains: `UNet2DConditionModel` (the preset's channels, as many layers per
   block as our UNet has blocks per level, cross-attention at the two lowest levels; 1.1 M parameters against our 0.86 M),
   `DDPMScheduler` noise (1000 linear betas, epsilon prediction), uniform timesteps, plain MSE, a plain AdamW loop with the example's defaults
@@ -20,7 +23,7 @@ captions with the same sampler (our DPM++ 2M, 20 steps, guidance 2).
 
 Run: `.venv/bin/python bench/time_to_quality.py [--minutes 2.5 5 10 15] [--n 108]` with nothing else running (~40-45 min);
 `--sides reference --reference-lr 2e-3` trains the reference alone at another learning rate.
-Writes bench/results/time_to_quality.csv and docs/images/time_to_quality.png and prints the table.
+Writes bench/results/time_to_quality.csv and docs/images/time_to_quality.png and prints the table (`--sides ours`: time_to_quality_ours[_budgets].csv).
 """
 import argparse, copy, csv, tempfile, time
 from pathlib import Path
@@ -39,7 +42,7 @@ from artdiff_nb.encoder import CaptionEncoder, drop_captions
 from artdiff_nb.metrics import SCORED, evaluate
 from artdiff_nb.schedules import NoiseSchedule
 from artdiff_nb.runfolder import read_log
-from artdiff_nb.train import Run, make_schedule, make_sources, make_tokenizer, train
+from artdiff_nb.train import Run, load_run, make_schedule, make_sources, make_tokenizer, train
 from train_step import DiffusersDenoiser              # bench/ is on the path when a bench script runs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +72,28 @@ def run_ours(cfg, marks, folder: Path):
     run = train(cfg.replace(output_folder=str(folder / 'ours'), checkpoint_interval=steps), max_steps=steps, progress=False, cbs=[cb])
     tok = CaptionTokenizer.load(run / 'tokenizer.json')
     return [(m, step, Run(model.eval(), tok, make_schedule(cfg), cfg, run, step, name='ours')) for m, step, model in cb.kept], tok
+
+def run_ours_budgets(cfg, marks, folder: Path):
+    """Ours when the recipe has a shape in steps (the preset's half-size first phase, `low_res_fraction`): one run per mark,
+    each sized to fill that mark's seconds, as `make demo` is a run of its own and not the first minutes of a longer one.
+    A 40-step probe, half of it at half size, measures both speeds; each run's steps are then what its budget buys."""
+    f, bs = cfg.optim.low_res_fraction, cfg.data.batch_size
+    probe = train(cfg.replace(output_folder=str(folder / 'probe'), checkpoint_interval=40, log_interval=2, optim={'low_res_fraction': 0.5}),
+                  max_steps=40, progress=False)
+    log = read_log(probe / 'training_log.csv')
+    rate = lambda lo, hi: np.median([r['images_per_s'] for r in log if r.get('images_per_s') and lo < r['step'] <= hi])
+    r_half, r_full = rate(6, 20), rate(26, 40)
+    print(f"probe: {r_half:.0f} images/s at half size, {r_full:.0f} at full size", flush=True)
+    kept, tok = [], None
+    for m in marks:
+        steps = max(2, int(m / (bs * (f / r_half + (1 - f) / r_full))))
+        t0 = time.perf_counter()
+        run = train(cfg.replace(output_folder=str(folder / f'ours_{m:g}'), checkpoint_interval=steps), max_steps=steps, progress=False)
+        took = time.perf_counter() - t0
+        r = load_run(run); r.name, tok = 'ours', r.tok                  # its EMA weights at the last step
+        print(f"ours, a run of its own for {m / 60:g} min: {steps} steps in {took:.0f} s (setup included)", flush=True)
+        kept.append((m, steps, r))
+    return kept, tok
 
 def run_reference(cfg, tok, marks, lr=REFERENCE_LR, warmup=100, caption_dropout=0.1):
     from diffusers import DDPMScheduler
@@ -131,7 +156,8 @@ def main(minutes=(2.5, 5, 10, 15), n=108, sides=('ours', 'reference'), reference
     with tempfile.TemporaryDirectory() as d:
         kept_by_side, tok = {}, None
         if 'ours' in sides:
-            t = time.perf_counter(); kept_by_side['ours'], tok = run_ours(cfg, marks, Path(d)); print(f"ours trained ({time.perf_counter() - t:.0f} s)", flush=True)
+            run_side = run_ours_budgets if cfg.optim.low_res_fraction else run_ours
+            t = time.perf_counter(); kept_by_side['ours'], tok = run_side(cfg, marks, Path(d)); print(f"ours trained ({time.perf_counter() - t:.0f} s)", flush=True)
         if 'reference' in sides:
             if tok is None: tok = make_tokenizer(cfg, make_sources(cfg)[0])     # the vocabulary `train` builds
             t = time.perf_counter(); kept_by_side['reference'] = run_reference(cfg, tok, marks, lr=reference_lr)
@@ -146,7 +172,7 @@ def main(minutes=(2.5, 5, 10, 15), n=108, sides=('ours', 'reference'), reference
                 print(f"{side} at {mark / 60:g} min (step {step}): " + ', '.join(f"{k} {r['fidelity'][k]:.0%}" for k in SCORED)
                       + f", FD-critic {r['fd_critic']:.1f}", flush=True)
     both = set(sides) == {'ours', 'reference'} and reference_lr == REFERENCE_LR
-    name = ('time_to_quality' if both else 'time_to_quality_ours' if 'reference' not in sides
+    name = ('time_to_quality' if both else 'time_to_quality_ours' + ('_budgets' if cfg.optim.low_res_fraction else '') if 'reference' not in sides
             else f"time_to_quality_{'_'.join(sides)}_lr{reference_lr:g}") + '.csv'
     out = ROOT / 'bench' / 'results' / name
     with open(out, 'w', newline='') as f:
