@@ -14,12 +14,12 @@ $(STAMP): pyproject.toml requirements/constraints.txt tools/install.py
 
 install: $(STAMP)
 
-# The main job: train the CPU preset on procedural art for about 5 minutes, then draw captions it never saw. 1,310 steps,
-# the first 46% on half-size images at a third of the cost each: the training time of 900 full-size steps (5 minutes of
+# The main job: train the CPU preset on procedural art for about 5 minutes, then draw captions it never saw. 1,125 steps,
+# the first 30% on half-size images at a third of the cost each: the training time of 900 full-size steps (5 minutes of
 # training alone on a 2-core Intel Xeon of 2026-12-02; an AMD EPYC of 2026-12-03 takes about 1.5x as long, an AVX2-only
 # VM about 2.5x). Run again, it continues the same run instead of starting over (raise DEMO_STEPS to train longer).
 DEMO_RUN ?= runs/procart-cpu
-DEMO_STEPS ?= 1310
+DEMO_STEPS ?= 1125
 demo: $(STAMP)
 	if [ -f $(DEMO_RUN)/checkpoints/latest ]; then $(BIN)/artdiff train --resume $(DEMO_RUN) --max-steps $(DEMO_STEPS); \
 	else $(BIN)/artdiff train --preset procart-cpu --max-steps $(DEMO_STEPS) --output-folder $(DEMO_RUN); fi

@@ -20,7 +20,8 @@ marks and evaluates its EMA weights at each (results in bench/results/recipe_ste
 of one speed compare at equal steps; the others at the steps their rates buy in the same minutes (`rates`, today).
 The fourth round (2026-12-03) is the same on the third's preset: no position embeddings (`nopos`), then half-size images
 first (`nopos 16px for 600 of 1310`, run with `--steps 1310`: 600 steps at a third of the cost and 710 full-size ones
-take the time of 900 full-size steps; `... 1215 of 1736` with `--steps 1736`).
+take the time of 900 full-size steps; `... 1215 of 1736` with `--steps 1736`). The fifth round (the same day) tries smaller
+half-size shares at the same cost: `nopos 16px for 338 of 1125` (30%, `--steps 1125`) and `... 208 of 1038` (20%, `--steps 1038`).
 
 Run: `.venv/bin/python bench/recipe_study.py rates` (on a later day `rates --variants NEW --reference OLD`: a ratio to a
 shape already measured, as the machine's speed drifts), then `quality [--variants A B ...] [--minutes 2.5 5] [--n 108]`,
@@ -132,6 +133,11 @@ VARIANTS = {
                                                                         'encoder': {'position': 'none'}}),   # run with --steps 1310
     'w16 enc0 lr2e-3 nopos 16px for 1215 of 1736': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 1215 / 1736},
                                                                          'encoder': {'position': 'none'}}),  # run with --steps 1736
+    # the fifth round (2026-12-03, `steps`): smaller half-size shares, each run for the steps that cost 900 full-size ones
+    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125},
+                                                                        'encoder': {'position': 'none'}}),   # run with --steps 1125
+    'w16 enc0 lr2e-3 nopos 16px for 208 of 1038': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 208 / 1038},
+                                                                        'encoder': {'position': 'none'}}),   # run with --steps 1038
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 

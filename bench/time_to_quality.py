@@ -8,7 +8,7 @@ captions with the same sampler (our DPM++ 2M, 20 steps, guidance 2).
 
 - ours: `artdiff_nb.train.train` with the CPU preset (our UNet, v-prediction, min-SNR 5, logit-normal timesteps, a caption
   encoder without transformer layers or positions, AdamW lr 2e-3 with a 100-step warm-up and a cosine decay, EMA 0.995, the
-  first 46% of the steps on half-size images), everything it does while training included (data prefetch, EMA, logging); no
+  first 30% of the steps on half-size images), everything it does while training included (data prefetch, EMA, logging); no
   sample grids, metrics or mid-run checkpoints. A recipe with a half-size phase is shaped in steps, so each mark is a run
   of its own sized to fill its minutes (`run_ours_budgets`), as `make demo` is; without one, the marks are the weights
   of one run whose cosine is sized to the longest (`run_ours`), as before 2026-12-03.
@@ -21,8 +21,9 @@ captions with the same sampler (our DPM++ 2M, 20 steps, guidance 2).
   CPU-minutes), and 10% of captions are dropped
   as ours are, since sampling uses classifier-free guidance.
 
-Run: `.venv/bin/python bench/time_to_quality.py [--minutes 2.5 5 10 15] [--n 108]` with nothing else running (~40-45 min);
-`--sides reference --reference-lr 2e-3` trains the reference alone at another learning rate.
+Run: `.venv/bin/python bench/time_to_quality.py [--minutes 2.5 5 10 15] [--n 108]` with nothing else running (about an
+hour: ours trains a run of its own per mark); `--sides reference --reference-lr 2e-3` trains the reference alone at
+another learning rate.
 Writes bench/results/time_to_quality.csv and docs/images/time_to_quality.png and prints the table (`--sides ours`: time_to_quality_ours[_budgets].csv).
 """
 import argparse, copy, csv, tempfile, time
@@ -75,24 +76,31 @@ def run_ours(cfg, marks, folder: Path):
 
 def run_ours_budgets(cfg, marks, folder: Path):
     """Ours when the recipe has a shape in steps (the preset's half-size first phase, `low_res_fraction`): one run per mark,
-    each sized to fill that mark's seconds, as `make demo` is a run of its own and not the first minutes of a longer one.
-    A 40-step probe, half of it at half size, measures both speeds; each run's steps are then what its budget buys."""
+    each sized to fill that mark's seconds of training, as `make demo` is a run of its own and not the first minutes of a
+    longer one. A 40-step probe, half of it at half size, measures both speeds for the first run; each later run is sized
+    by the speeds the run before it measured over hundreds of steps (a probe's first steps run slow, so a run sized by it
+    alone falls 10-20% short of its budget)."""
     f, bs = cfg.optim.low_res_fraction, cfg.data.batch_size
+    def rates(run, half_end, end, skip):
+        log = [r for r in read_log(run / 'training_log.csv') if r.get('images_per_s')]
+        rate = lambda lo, hi: np.median([r['images_per_s'] for r in log if lo < r['step'] <= hi])
+        return rate(skip, half_end), rate(half_end + skip, end)
     probe = train(cfg.replace(output_folder=str(folder / 'probe'), checkpoint_interval=40, log_interval=2, optim={'low_res_fraction': 0.5}),
                   max_steps=40, progress=False)
-    log = read_log(probe / 'training_log.csv')
-    rate = lambda lo, hi: np.median([r['images_per_s'] for r in log if r.get('images_per_s') and lo < r['step'] <= hi])
-    r_half, r_full = rate(6, 20), rate(26, 40)
+    r_half, r_full = rates(probe, 20, 40, 6)
     print(f"probe: {r_half:.0f} images/s at half size, {r_full:.0f} at full size", flush=True)
     kept, tok = [], None
     for m in marks:
         steps = max(2, int(m / (bs * (f / r_half + (1 - f) / r_full))))
         t0 = time.perf_counter()
         run = train(cfg.replace(output_folder=str(folder / f'ours_{m:g}'), checkpoint_interval=steps), max_steps=steps, progress=False)
-        took = time.perf_counter() - t0
+        took, log = time.perf_counter() - t0, read_log(run / 'training_log.csv')
+        trained = max(r['elapsed_s'] for r in log if r.get('images_per_s'))
         r = load_run(run); r.name, tok = 'ours', r.tok                  # its EMA weights at the last step
-        print(f"ours, a run of its own for {m / 60:g} min: {steps} steps in {took:.0f} s (setup included)", flush=True)
+        print(f"ours, a run of its own for {m / 60:g} min: {steps} steps, {trained:.0f} s of training ({took:.0f} s with setup)", flush=True)
         kept.append((m, steps, r))
+        half = round(f * steps)
+        if half > 40 and steps - half > 40: r_half, r_full = rates(run, half, steps, 20)
     return kept, tok
 
 def run_reference(cfg, tok, marks, lr=REFERENCE_LR, warmup=100, caption_dropout=0.1):
@@ -172,9 +180,10 @@ def main(minutes=(2.5, 5, 10, 15), n=108, sides=('ours', 'reference'), reference
                 print(f"{side} at {mark / 60:g} min (step {step}): " + ', '.join(f"{k} {r['fidelity'][k]:.0%}" for k in SCORED)
                       + f", FD-critic {r['fd_critic']:.1f}", flush=True)
     both = set(sides) == {'ours', 'reference'} and reference_lr == REFERENCE_LR
-    name = ('time_to_quality' if both else 'time_to_quality_ours' + ('_budgets' if cfg.optim.low_res_fraction else '') if 'reference' not in sides
-            else f"time_to_quality_{'_'.join(sides)}_lr{reference_lr:g}") + '.csv'
-    out = ROOT / 'bench' / 'results' / name
+    if both: name = 'time_to_quality'
+    elif 'reference' not in sides: name = 'time_to_quality_ours' + ('_budgets' if cfg.optim.low_res_fraction else '')
+    else: name = f"time_to_quality_{'_'.join(sides)}_lr{reference_lr:g}"
+    out = ROOT / 'bench' / 'results' / f'{name}.csv'
     with open(out, 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
     if both: figure(rows, ceiling, ROOT / 'docs' / 'images' / 'time_to_quality.png')
