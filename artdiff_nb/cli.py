@@ -71,7 +71,7 @@ def _train(a):
             print(f"artdiff: error: {e}; the newest complete checkpoint is kept: continue with artdiff train --resume {cfg.output_folder}",
                   file=sys.stderr)
             raise SystemExit(1)
-        except KeyboardInterrupt: raise SystemExit(130)                 # the main process has said how to continue
+        except KeyboardInterrupt: _interrupted(cfg)                     # said here: a process may be stopped before it can say it
         return
     main = os.environ.get('RANK', '0') == '0'
     steps = a.max_steps if a.max_steps is not None else cfg.total_steps
@@ -81,7 +81,7 @@ def _train(a):
     try: run = train(cfg, resume=bool(a.resume), config_files=files, max_steps=a.max_steps,
                      progress=True if sys.stdout.isatty() else 'lines')    # bars in a terminal, plain lines in a log or a pipe
     except KeyboardInterrupt:
-        if main: print(f"\ninterrupted: finished checkpoints are kept; continue with: artdiff train --resume {cfg.output_folder}", file=sys.stderr)
+        if main and not os.environ.get(LAUNCHED_BY_ARTDIFF): _interrupted(cfg)   # our launcher says it for all its processes
         raise SystemExit(130)
     except RuntimeError as e:
         if world == 1 or not lost_peer(e): raise
@@ -90,6 +90,11 @@ def _train(a):
                   f"artdiff train --resume {cfg.output_folder}", file=sys.stderr)
         raise SystemExit(1)
     if main: print(f"done: {run} (samples in {run / 'samples'}, curve {run / 'training_curve_LOSS.png'})")
+
+def _interrupted(cfg):
+    "Ctrl-C stopped training: say, once, what is kept and how to continue; exit as an interrupted command does."
+    print(f"\ninterrupted: finished checkpoints are kept; continue with: artdiff train --resume {cfg.output_folder}", file=sys.stderr)
+    raise SystemExit(130)
 
 def _check_gpus(cfg):
     "Several processes on CUDA need as many GPUs: say so before starting any."

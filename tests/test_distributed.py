@@ -191,8 +191,10 @@ def test_stream_connections_of_two_processes_get_disjoint_samples(tmp_path):
         a.close(); b.close()
     finally: server.stop()
 
-def test_ctrl_c_stops_every_process_with_one_line(tmp_path):
-    "Ctrl-C in a terminal reaches the launcher and every process: they stop, and the run says how to continue."
+@pytest.mark.parametrize('to', ['group', 'launcher'])
+def test_ctrl_c_stops_every_process_with_one_line(tmp_path, to):
+    """Ctrl-C in a terminal reaches the launcher and every process (`group`); `kill -INT` reaches the launcher alone,
+    which passes it on: either way every process stops, and the run says once how to continue."""
     p = subprocess.Popen([str(BIN / 'artdiff'), 'train', *map(str, configs(tmp_path, 8, 200, 10)), '--devices', '2'],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, env={**os.environ, 'MPLBACKEND': 'Agg'})
     try:
@@ -201,7 +203,8 @@ def test_ctrl_c_stops_every_process_with_one_line(tmp_path):
             assert p.poll() is None, p.stderr.read()[-2000:]
             time.sleep(0.05)
         procs = children(p.pid)
-        os.killpg(p.pid, signal.SIGINT)                                  # what the terminal does: the whole process group
+        if to == 'group': os.killpg(p.pid, signal.SIGINT)                # what the terminal does: the whole process group
+        else: os.kill(p.pid, signal.SIGINT)
         out, err = p.communicate(timeout=120)
     finally:
         if p.poll() is None: os.killpg(p.pid, signal.SIGKILL); p.wait()
