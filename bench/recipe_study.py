@@ -22,6 +22,9 @@ The fourth round (2026-12-03) is the same on the third's preset: no position emb
 first (`nopos 16px for 600 of 1310`, run with `--steps 1310`: 600 steps at a third of the cost and 710 full-size ones
 take the time of 900 full-size steps; `... 1215 of 1736` with `--steps 1736`). The fifth round (the same day) tries smaller
 half-size shares at the same cost: `nopos 16px for 338 of 1125` (30%, `--steps 1125`) and `... 208 of 1038` (20%, `--steps 1038`).
+The sixth round tries, on the fifth's preset, the loss weighting (`plain-mse`, `min-snr2`) and the learning rate (`lr1.5e-3`,
+`lr2.5e-3`); `cost --variants A B ...` times a step of each against the first at full and at half size (bare steps,
+alternated), which is how `w24-32-64` and `xattn012` were found too slow to try at equal cost.
 
 Run: `.venv/bin/python bench/recipe_study.py rates` (on a later day `rates --variants NEW --reference OLD`: a ratio to a
 shape already measured, as the machine's speed drifts), then `quality [--variants A B ...] [--minutes 2.5 5] [--n 108]`,
@@ -138,6 +141,19 @@ VARIANTS = {
                                                                         'encoder': {'position': 'none'}}),   # run with --steps 1125
     'w16 enc0 lr2e-3 nopos 16px for 208 of 1038': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 208 / 1038},
                                                                         'encoder': {'position': 'none'}}),   # run with --steps 1038
+    # the sixth round (2026-12-03, `steps`): on the preset of the fifth (30% at half size, --steps 1125), what might lift style
+    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 plain-mse': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125,
+                                                                        'min_snr_gamma': None}, 'encoder': {'position': 'none'}}),
+    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 min-snr2': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125,
+                                                                        'min_snr_gamma': 2.0}, 'encoder': {'position': 'none'}}),
+    'w16 enc0 lr1.5e-3 nopos 16px for 338 of 1125': on_round3_base(ENC0, {'optim': {'lr': 1.5e-3, 'low_res_fraction': 338 / 1125},
+                                                                          'encoder': {'position': 'none'}}),
+    'w16 enc0 lr2.5e-3 nopos 16px for 338 of 1125': on_round3_base(ENC0, {'optim': {'lr': 2.5e-3, 'low_res_fraction': 338 / 1125},
+                                                                          'encoder': {'position': 'none'}}),
+    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 w24-32-64': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125},
+                                                                        'encoder': {'position': 'none'}, 'unet': {'widths': (24, 32, 64)}}),
+    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 xattn012': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125},
+                                                                        'encoder': {'position': 'none'}, 'unet': {'cross_attn_levels': (0, 1, 2)}}),
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 
@@ -282,36 +298,55 @@ def table():
         print(f"| {label(r)} | {float(r['minutes']):g} | {r['step']} | {r['batch_size']} | {r['rate_img_s']} | "
               + ' | '.join(f"{float(r[k]):.0%}" for k in SCORED) + f" | {float(r['mean']):.1%} | {float(r['fd_critic']):.1f} |")
 
-def speed(names=('preset',), bs: int = 64, iters: int = 8):
-    "Levers that change only speed: bf16 autocast, torch.compile, thread counts, on each variant's model at batch `bs`."
+def bare_step(name: str, bs: int = 64, px: int | None = None, bf16: bool = False, compile: bool = False):
+    "One training step of the variant's model on random data at batch `bs` and `px` pixels (default: its image size), as a function."
     import torch.nn.functional as F
     from artdiff_nb.train import make_model
+    cfg = config(name); px = px or cfg.unet.image_size
+    torch.manual_seed(0)
+    m = make_model(cfg, 400); m.unet.to(memory_format=torch.channels_last)
+    if compile: m.unet.compile()
+    opt = torch.optim.AdamW(m.parameters(), 1e-3, foreach=True)
+    x = torch.randn(bs, 3, px, px).contiguous(memory_format=torch.channels_last)
+    t, ids, tgt = torch.randint(0, 1000, (bs,)), torch.randint(3, 400, (bs, 14)), torch.randn(bs, 3, px, px)
+    def step():
+        with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16): loss = F.mse_loss(m(x, t, ids).float(), tgt)
+        loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+    return step
+
+def images_per_s(step, bs: int = 64, iters: int = 8, warmup: int = 3) -> float:
+    for _ in range(warmup): step()
+    t0 = time.perf_counter()
+    for _ in range(iters): step()
+    return bs * iters / (time.perf_counter() - t0)
+
+def speed(names=('preset',), bs: int = 64):
+    "Levers that change only speed: bf16 autocast, torch.compile, thread counts, on each variant's model at batch `bs`."
     threads = torch.get_num_threads()
-    def one(name, label, bf16=False, compile=False, n_threads=None):
-        cfg = config(name).replace(data={'batch_size': bs})
-        torch.manual_seed(0)
+    def one(name, label, n_threads=None, **kw):
         if n_threads: torch.set_num_threads(n_threads)
-        m = make_model(cfg, 400); m.unet.to(memory_format=torch.channels_last)
-        if compile: m.unet.compile()
-        opt = torch.optim.AdamW(m.parameters(), 1e-3, foreach=True)
-        px = cfg.unet.image_size
-        x = torch.randn(bs, 3, px, px).contiguous(memory_format=torch.channels_last)
-        t, ids, tgt = torch.randint(0, 1000, (bs,)), torch.randint(3, 400, (bs, 14)), torch.randn(bs, 3, px, px)
-        for i in range(iters + 3):
-            if i == 3: t0 = time.perf_counter()
-            with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16): loss = F.mse_loss(m(x, t, ids).float(), tgt)
-            loss.backward(); opt.step(); opt.zero_grad(set_to_none=True)
-        r = bs * iters / (time.perf_counter() - t0)
+        r = images_per_s(bare_step(name, bs, **kw), bs)
         print(f"| {name}: {label} | {r:.1f} |", flush=True)
-        return r
     print(f"| the variant's step, batch {bs} | images/s |\n|---|---|")
     for name in names:
         one(name, f'fp32, channels_last, {threads} threads'); one(name, 'bf16 autocast', bf16=True)
         one(name, 'torch.compile', compile=True); one(name, '1 thread', n_threads=1); torch.set_num_threads(threads)
 
+def cost(names, bs: int = 64, readings: int = 3):
+    """What a step of each variant costs against the first, at its image size and at half of it (the half-size phase):
+    bare steps at batch `bs`, the order alternated between readings, the median of `readings` readings of 10 steps."""
+    first = config(names[0]).unet.image_size
+    for px in (first, first // 2):
+        steps = {n: bare_step(n, bs, px) for n in names}
+        got = {n: [] for n in names}
+        for r in range(readings):
+            for n in (names if r % 2 == 0 else names[::-1]): got[n].append(images_per_s(steps[n], bs, iters=10))
+        ref = float(np.median(got[names[0]]))
+        for n in names: print(f"{px} px: {n}: {np.median(got[n]):.1f} images/s, {np.median(got[n]) / ref:.3f}x the first", flush=True)
+
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('phase', choices=['rates', 'quality', 'table', 'speed', 'steps', 'steps-table'])
+    ap.add_argument('phase', choices=['rates', 'quality', 'table', 'speed', 'cost', 'steps', 'steps-table'])
     ap.add_argument('--variants', nargs='+', choices=list(VARIANTS), metavar='NAME', help='default: every variant; for speed, the base (preset)')
     ap.add_argument('--minutes', type=float, nargs='+', default=[2.5, 5])
     ap.add_argument('--steps', type=int, nargs='+', default=[450, 900], help='steps: the marks (default: %(default)s)')
@@ -327,5 +362,6 @@ if __name__ == '__main__':
     elif a.phase == 'quality': quality(names, a.minutes, a.n or 108, a.seed)
     elif a.phase == 'steps': steps(names, a.steps, a.n or 270, a.seed)
     elif a.phase == 'speed': speed(names)
+    elif a.phase == 'cost': cost(names)
     elif a.phase == 'steps-table': steps_table()
     else: table()
