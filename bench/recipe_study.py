@@ -69,6 +69,9 @@ def on_round3_base(*changes: dict) -> dict:
     for c in changes: out = merged(out, c)
     return out
 
+# the fifth round's winner, the preset since (with --steps 1125): the changes on ROUND3_BASE that make it
+ROUND6_BASE = (ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125}, 'encoder': {'position': 'none'}})
+
 VARIANTS = {
     'preset': {},
     'bs32': {'data': {'batch_size': 32}},
@@ -137,23 +140,16 @@ VARIANTS = {
     'w16 enc0 lr2e-3 nopos 16px for 1215 of 1736': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 1215 / 1736},
                                                                          'encoder': {'position': 'none'}}),  # run with --steps 1736
     # the fifth round (2026-12-03, `steps`): smaller half-size shares, each run for the steps that cost 900 full-size ones
-    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125},
-                                                                        'encoder': {'position': 'none'}}),   # run with --steps 1125
+    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125': on_round3_base(*ROUND6_BASE),                          # run with --steps 1125
     'w16 enc0 lr2e-3 nopos 16px for 208 of 1038': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 208 / 1038},
                                                                         'encoder': {'position': 'none'}}),   # run with --steps 1038
-    # the sixth round (2026-12-03, `steps`): on the preset of the fifth (30% at half size, --steps 1125), what might lift style
-    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 plain-mse': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125,
-                                                                        'min_snr_gamma': None}, 'encoder': {'position': 'none'}}),
-    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 min-snr2': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125,
-                                                                        'min_snr_gamma': 2.0}, 'encoder': {'position': 'none'}}),
-    'w16 enc0 lr1.5e-3 nopos 16px for 338 of 1125': on_round3_base(ENC0, {'optim': {'lr': 1.5e-3, 'low_res_fraction': 338 / 1125},
-                                                                          'encoder': {'position': 'none'}}),
-    'w16 enc0 lr2.5e-3 nopos 16px for 338 of 1125': on_round3_base(ENC0, {'optim': {'lr': 2.5e-3, 'low_res_fraction': 338 / 1125},
-                                                                          'encoder': {'position': 'none'}}),
-    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 w24-32-64': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125},
-                                                                        'encoder': {'position': 'none'}, 'unet': {'widths': (24, 32, 64)}}),
-    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 xattn012': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125},
-                                                                        'encoder': {'position': 'none'}, 'unet': {'cross_attn_levels': (0, 1, 2)}}),
+    # the sixth round (2026-12-03, `steps`): on the preset of the fifth (ROUND6_BASE, --steps 1125), what might lift style
+    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 plain-mse': on_round3_base(*ROUND6_BASE, {'optim': {'min_snr_gamma': None}}),
+    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 min-snr2': on_round3_base(*ROUND6_BASE, {'optim': {'min_snr_gamma': 2.0}}),
+    'w16 enc0 lr1.5e-3 nopos 16px for 338 of 1125': on_round3_base(*ROUND6_BASE, {'optim': {'lr': 1.5e-3}}),
+    'w16 enc0 lr2.5e-3 nopos 16px for 338 of 1125': on_round3_base(*ROUND6_BASE, {'optim': {'lr': 2.5e-3}}),
+    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 w24-32-64': on_round3_base(*ROUND6_BASE, {'unet': {'widths': (24, 32, 64)}}),
+    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 xattn012': on_round3_base(*ROUND6_BASE, {'unet': {'cross_attn_levels': (0, 1, 2)}}),
 }
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 
