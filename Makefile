@@ -14,10 +14,10 @@ $(STAMP): pyproject.toml requirements/constraints.txt tools/install.py
 
 install: $(STAMP)
 
-# The main job: train the CPU preset on procedural art for about 5 minutes, then draw captions it never saw. 1,125 steps,
-# the first 30% on half-size images at a third of the cost each: the training time of 900 full-size steps (5 minutes of
-# training alone on a 2-core Intel Xeon of 2026-12-02; an AMD EPYC of 2026-12-03 takes about 1.5x as long, an AVX2-only
-# VM about 2.5x). Run again, it continues the same run instead of starting over (raise DEMO_STEPS to train longer).
+# The main job: train the CPU preset on procedural art, then draw captions it never saw. 1,125 steps, the first 30% on
+# half-size images at a third of the cost each: the training time of 900 full-size steps (minutes on 2 CPU cores; how many
+# on which machines is in bench/README.md). Run again, it continues the same run instead of starting over (raise DEMO_STEPS
+# to train longer).
 DEMO_RUN ?= runs/procart-cpu
 DEMO_STEPS ?= 1125
 demo: $(STAMP)

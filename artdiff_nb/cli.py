@@ -6,14 +6,14 @@ Docs: https://artdiff.github.io/artdiff_nb/cli.html.md"""
 
 # %% ../nbs/90_cli.ipynb #5048b6aa
 from __future__ import annotations
-import argparse, re, sys
+import argparse, sys
 from pathlib import Path
 
 import artdiff_nb
 from .core import check_int
 
 # %% auto #0
-__all__ = ['MODEL_HELP', 'UsageError', 'build_parser', 'main']
+__all__ = ['MODEL_HELP', 'EVAL_N', 'UsageError', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #51098bad
 class UsageError(Exception):
@@ -22,198 +22,10 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message): raise UsageError(message)
 
-def _sheet(a):
-    import matplotlib; matplotlib.use('Agg')
-    from artdiff_nb.procart import procart_sheet
-    out = _out_png(a.out)
-    from artdiff_nb.figures import save_figure
-    fig = procart_sheet(n_per_style=a.n_per_style, size=a.size, seed=a.seed, styles=a.styles)
-    n = len(fig.axes)
-    save_figure(fig, out, dpi=a.dpi)                             # atomic: never half a PNG behind
-    print(f"wrote {out} ({n} paintings at {a.size} px)")
-
 def _out_png(path) -> Path:
     out = Path(path)
     if out.suffix.lower() != '.png': raise UsageError(f"--out must end in .png, got {str(path)!r}")
     return out
-
-def _train(a):
-    import os
-    from artdiff_nb.config import load_configs, load_preset, preset_paths
-    from artdiff_nb.runfolder import read_run_config
-    from artdiff_nb.distributed import launched_world, launch, lost_peer, ProcessFailed, LAUNCHED_BY_ARTDIFF
-    from artdiff_nb.train import train
-    eir = [a.global_configs, a.input_configs, a.fusion_configs, a.output_configs]
-    given = sum(x is not None for x in (a.preset, a.resume)) + any(x is not None for x in eir)
-    if given != 1: raise UsageError("give exactly one of: the four --*_configs flags, --preset NAME, or --resume RUN")
-    if any(x is not None for x in eir) and not all(x is not None for x in eir):
-        raise UsageError("--global_configs, --input_configs, --fusion_configs and --output_configs go together")
-    if a.resume:
-        cfg = read_run_config(a.resume)
-        if a.output_folder and Path(a.output_folder) != Path(a.resume): raise UsageError("--output-folder cannot be combined with --resume")
-        if a.devices is not None and a.devices != cfg.devices:
-            raise UsageError(f"{a.resume} trained on {cfg.devices} process(es): resume it with --devices {cfg.devices} (or leave --devices out)")
-        cfg, files = cfg.replace(output_folder=str(a.resume)), ()
-    elif a.preset:
-        cfg, p = load_preset(a.preset), preset_paths(a.preset)
-        files = [p['global_configs'], *p['input_configs'], p['fusion_configs'], p['output_configs']]
-    else:
-        cfg = load_configs(a.global_configs, a.input_configs, a.fusion_configs, a.output_configs)
-        files = [a.global_configs, *a.input_configs, a.fusion_configs, a.output_configs]
-    if a.output_folder: cfg = cfg.replace(output_folder=a.output_folder)
-    if a.devices is not None: cfg = cfg.replace(devices=check_int('--devices', a.devices, min=1))
-    world = launched_world()
-    if world == 1 and cfg.devices > 1:                                  # start the processes, each running this same command
-        _check_gpus(cfg)
-        if not a.resume: _refuse_existing(cfg)
-        try: launch(a.argv + (['--devices', str(cfg.devices)] if a.devices is None else []), cfg.devices)
-        except ProcessFailed as e:
-            print(f"artdiff: error: {e}; the newest complete checkpoint is kept: continue with artdiff train --resume {cfg.output_folder}",
-                  file=sys.stderr)
-            raise SystemExit(1)
-        except KeyboardInterrupt: _interrupted(cfg)                     # said here: a process may be stopped before it can say it
-        return
-    main = os.environ.get('RANK', '0') == '0'
-    steps = a.max_steps if a.max_steps is not None else cfg.total_steps
-    procs = f" on {max(world, cfg.devices)} processes (effective batch {cfg.data.batch_size * max(world, cfg.devices)})" if max(world, cfg.devices) > 1 else ''
-    if main: print(f"training {'(resumed) ' if a.resume else ''}into {cfg.output_folder}: {steps} steps of batch {cfg.data.batch_size}{procs} "
-                   f"at {cfg.unet.image_size}px; samples every {cfg.sample_interval}, checkpoints every {cfg.checkpoint_interval}", flush=True)
-    try: run = train(cfg, resume=bool(a.resume), config_files=files, max_steps=a.max_steps,
-                     progress=True if sys.stdout.isatty() else 'lines')    # bars in a terminal, plain lines in a log or a pipe
-    except KeyboardInterrupt:
-        if main and not os.environ.get(LAUNCHED_BY_ARTDIFF): _interrupted(cfg)   # our launcher says it for all its processes
-        raise SystemExit(130)
-    except RuntimeError as e:
-        if world == 1 or not lost_peer(e): raise
-        if not os.environ.get(LAUNCHED_BY_ARTDIFF):                     # torchrun or accelerate: say it here, once per process
-            print(f"artdiff: error: process {os.environ.get('RANK')} lost another process of the run; continue with: "
-                  f"artdiff train --resume {cfg.output_folder}", file=sys.stderr)
-        raise SystemExit(1)
-    if main: print(f"done: {run} (samples in {run / 'samples'}, curve {run / 'training_curve_LOSS.png'})")
-
-def _interrupted(cfg):
-    "Ctrl-C stopped training: say, once, what is kept and how to continue; exit as an interrupted command does."
-    print(f"\ninterrupted: finished checkpoints are kept; continue with: artdiff train --resume {cfg.output_folder}", file=sys.stderr)
-    raise SystemExit(130)
-
-def _check_gpus(cfg):
-    "Several processes on CUDA need as many GPUs: say so before starting any."
-    import torch
-    if cfg.device in ('cuda', 'auto') and torch.cuda.is_available() and torch.cuda.device_count() < cfg.devices:
-        raise UsageError(f"--devices {cfg.devices} needs {cfg.devices} GPUs, this machine has {torch.cuda.device_count()}")
-
-def _refuse_existing(cfg):
-    from artdiff_nb.runfolder import latest_checkpoint
-    if latest_checkpoint(Path(cfg.output_folder) / 'checkpoints') is not None:
-        raise UsageError(f"{cfg.output_folder} already holds a run; continue it with --resume {cfg.output_folder}, or choose another --output-folder")
-
-def _generate(a):
-    from artdiff_nb.train import load_run
-    out = _out_png(a.out)
-    captions = _captions(a)
-    check_int('--scale', a.scale, min=1, max=32)
-    run = load_run(a.model_path, a.device)
-    imgs = run.generate(captions, steps=a.steps, sampler=a.sampler, guidance_scale=a.guidance_scale, eta=a.eta, seed=a.seed,
-                        progress=sys.stdout.isatty())            # a bar over the sampling steps in a terminal
-    if len(imgs) == 1:
-        from PIL import Image
-        from artdiff_nb.core import atomic_write
-        with atomic_write(out, 'wb') as f:
-            Image.fromarray(imgs[0]).resize((imgs.shape[2] * a.scale, imgs.shape[1] * a.scale), Image.NEAREST).save(f, format='PNG')
-    else:
-        import matplotlib; matplotlib.use('Agg')
-        from artdiff_nb.figures import caption_grid, save_figure
-        save_figure(caption_grid(imgs, captions, ncols=a.ncols, title=f"{run.name}, step {run.step}"), out)
-    print(f"wrote {out}: {len(imgs)} image(s) from {run.checkpoint} (seed {a.seed})")
-
-def _evaluate(a):
-    import json
-    from artdiff_nb.train import load_run
-    from artdiff_nb.metrics import evaluate, evaluation_table
-    from artdiff_nb.core import atomic_write
-    check_int('--n', a.n, min=1)
-    run = load_run(a.model_path, a.device)
-    opts = {k: v for k, v in dict(sampler=a.sampler, steps=a.steps, guidance_scale=a.guidance_scale, eta=a.eta).items() if v is not None}
-    s = run.sampling.replace(**opts)                                   # bad settings fail here, before minutes of sampling
-    print(f"evaluating {run} on {a.n} held-out captions: {s.sampler}, {s.steps} steps, guidance {s.guidance_scale:g}", flush=True)
-    r = evaluate(run, n=a.n, seed=a.seed, batch_size=a.batch_size, **opts)
-    print(evaluation_table(r))
-    print(f"{r['images_per_s']:.2f} images/s while sampling")
-    home = run.home or Path('evaluations') / re.sub(r'[^\w.@-]+', '_', run.name.removeprefix('hf://')).strip('_')  # a shared model's: here
-    out = home / ('evaluations' if run.home else '') / f"step{run.step}_{s.sampler}_{s.steps}_g{s.guidance_scale:g}_n{a.n}_seed{a.seed}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out, encoding='utf-8') as f: json.dump(dict(r, checkpoint=str(run.checkpoint)), f, indent=1)
-    print(f"wrote {out}")
-
-def _stream(a):
-    import asyncio
-    from artdiff_nb.stream import StreamServer
-    from artdiff_nb.sources import ProcArtSource, ParquetSource
-    check_int('--port', a.port, min=0, max=65535); check_int('--image-size', a.image_size, min=8)
-    if a.source == 'procart': src = ProcArtSource(seed=a.seed, image_size=a.image_size, field_dropout=a.field_dropout)
-    else: src = ParquetSource(a.source, a.image_size, loop=not a.no_loop, augment=a.augment, seed=a.seed)
-    server = StreamServer(src, fmt=a.format)
-    import signal; signal.signal(signal.SIGTERM, lambda *_: server._stop.set())   # `kill` stops it cleanly, like Ctrl-C
-    where = lambda s: print(f"serving {a.source} at ws://{a.host}:{s.port}/ws ({a.image_size}px {a.format}, EIR protocol 1.0); Ctrl-C stops", flush=True)
-    try: asyncio.run(server.serve(a.host, a.port, ready=where))
-    except KeyboardInterrupt: print(f"stopped after {server.served} samples", file=sys.stderr)
-    except OSError as e: raise UsageError(f"cannot listen on {a.host}:{a.port}: {e.strerror or e}") from None
-    finally: server._stop.set()
-
-def _serve(a):
-    from artdiff_nb.train import load_run
-    check_int('--port', a.port, min=0, max=65535)
-    run = load_run(a.model_path, a.device)                      # a bad --model-path stops here, with one line
-    import uvicorn
-    from artdiff_nb.serve import create_app
-    app = create_app(run, a.max_batch, a.batch_window_ms, a.timeout)
-    print(f"serving {run} at http://{a.host}:{a.port} (POST /predict, GET /info, GET /health, docs at /docs); Ctrl-C stops", flush=True)
-    uvicorn.run(app, host=a.host, port=a.port, log_level='warning')
-
-def _push(a):
-    from artdiff_nb.hub import push_to_hub
-    check_int('--n', a.n, min=0)
-    print(f"pushing {a.model_path} to the Hub as {a.repo}" + (f" (measuring it on {a.n} held-out captions for its card first)" if a.n else ''), flush=True)
-    url = push_to_hub(a.model_path, a.repo, private=a.private, n_eval=a.n, message=a.message, progress=sys.stdout.isatty())
-    print(f"pushed: {url}\nuse it anywhere with --model-path hf://{a.repo}")
-
-def _offline_voila(d: Path) -> dict:
-    "Environment for a Voila that fetches nothing from the internet: its lab template without the Font Awesome CDN links."
-    import os
-    from jupyter_core.paths import jupyter_path
-    src = next((Path(p) / 'voila' / 'templates' / 'lab' / 'index.html.j2' for p in jupyter_path()
-                if (Path(p) / 'voila' / 'templates' / 'lab' / 'index.html.j2').is_file()), None)
-    if src is None: return {}
-    dst = d / 'jupyter' / 'voila' / 'templates' / 'lab' / 'index.html.j2'           # found before the installed one
-    dst.parent.mkdir(parents=True)
-    dst.write_text(''.join(l for l in src.read_text().splitlines(keepends=True) if '//cdn.' not in l))
-    return {'JUPYTER_PATH': os.pathsep.join([str(d / 'jupyter'), *filter(None, [os.environ.get('JUPYTER_PATH')])])}
-
-def _playground(a):
-    import json, shutil, subprocess, tempfile, threading, webbrowser
-    check_int('--port', a.port, min=1, max=65535)
-    voila = shutil.which('voila', path=f"{Path(sys.executable).parent}:{__import__('os').environ.get('PATH', '')}")
-    if voila is None: raise UsageError("the browser playground runs on Voila, which is not installed: pip install 'artdiff_nb[playground]' "
-                                       "(or pip install voila); in Jupyter, display(Playground(...)) needs nothing more")
-    from artdiff_nb.train import load_run
-    run = load_run(a.model_path, a.device)                      # a bad --model-path stops here, in one line (and hf:// is cached)
-    model = str(Path(a.model_path).resolve()) if Path(a.model_path).exists() else a.model_path
-    cell = f"from artdiff_nb.playground import Playground\ndisplay(Playground({model!r}, device={a.device!r}))"
-    nb = dict(cells=[dict(cell_type='code', metadata={}, execution_count=None, outputs=[], source=cell)], nbformat=4, nbformat_minor=5,
-              metadata=dict(kernelspec=dict(name='python3', display_name='Python 3', language='python')))
-    with tempfile.TemporaryDirectory(prefix='artdiff-playground-') as d:
-        f = Path(d) / 'artdiff playground.ipynb'
-        f.write_text(json.dumps(nb))
-        url = f"http://127.0.0.1:{a.port}/"
-        print(f"the caption playground of {run.name} (step {run.step}) at {url} (Voila); Ctrl-C stops", flush=True)
-        if not a.no_browser: threading.Timer(3, webbrowser.open, [url]).start()
-        env = {**__import__('os').environ, **_offline_voila(Path(d))}
-        try: rc = subprocess.run([voila, '--no-browser', f'--port={a.port}', '--Voila.ip=127.0.0.1', '--strip_sources=True',
-                                  '--show_tracebacks=False',          # jupytext's lab extension (mkdocs-jupyter
-                                  '--VoilaConfiguration.extension_denylist=jupyterlab-jupytext', str(f)],  # brings it) fails to load
-                                 env=env).returncode                                                                       # in Voila
-        except KeyboardInterrupt: rc = 0
-    if rc: raise UsageError(f"voila stopped with exit status {rc}")
 
 def _captions(a) -> list[str]:
     caps = list(a.caption or [])
@@ -221,136 +33,285 @@ def _captions(a) -> list[str]:
     if not caps: raise UsageError("give at least one --caption (or --captions-file)")
     return caps
 
-def _grid(a):
-    import numpy as np
-    out, caps = _out_png(a.out), _captions(a)
-    if (a.model_path is None) == (a.url is None): raise UsageError("give exactly one of --model-path RUN or --url http://HOST:PORT")
-    if a.model_path:
-        from artdiff_nb.train import load_run
-        run = load_run(a.model_path, a.device)
-        imgs = run.generate(caps, steps=a.steps, sampler=a.sampler, guidance_scale=a.guidance_scale, seed=a.seed,
-                            progress=sys.stdout.isatty())
-        source = f"{run.name}, step {run.step}"
+def _pipeline(a):
+    "The model of `--model-path` on `--device`, with the allocator set for a command that samples (core's `retain_freed_memory`)."
+    from artdiff_nb.core import retain_freed_memory
+    from artdiff_nb.pipeline import ArtDiffPipeline
+    retain_freed_memory()
+    return ArtDiffPipeline.from_pretrained(a.model_path, device=a.device)
+
+def _sampling(a, pipe):
+    "The pipeline's sampling with the command's options; a bad option fails here, before minutes of sampling."
+    return pipe.settings(num_inference_steps=a.steps, guidance_scale=a.guidance_scale, sampler=a.sampler, eta=a.eta)
+
+def _sheet(a):
+    import matplotlib; matplotlib.use('Agg')
+    from artdiff_nb.procart import procart_sheet
+    from artdiff_nb.figures import save_figure
+    out = _out_png(a.out)
+    fig = procart_sheet(n_per_style=a.n_per_style, size=a.size, seed=a.seed, styles=a.styles)
+    save_figure(fig, out, dpi=a.dpi)                             # atomic: never half a PNG behind
+    print(f"wrote {out} ({len(fig.axes)} paintings at {a.size} px)")
+
+def _train_config(a):
+    "The config to train with and the files to copy into the run: from the five files, a preset, or the run to resume."
+    from artdiff_nb.config import load_configs, load_preset, preset_paths
+    from artdiff_nb.runfolder import read_run_config
+    from artdiff_nb.core import pick_device
+    eir = [a.global_configs, a.input_configs, a.fusion_configs, a.output_configs]
+    if sum(x is not None for x in (a.preset, a.resume)) + any(x is not None for x in eir) != 1:
+        raise UsageError("give exactly one of: the four --*_configs flags, --preset NAME, or --resume RUN")
+    if a.resume:
+        if a.overrides: raise UsageError("--set changes a new run's config; a resumed run keeps its own")
+        if a.output_folder and Path(a.output_folder) != Path(a.resume): raise UsageError("--output-folder cannot be combined with --resume")
+        cfg = read_run_config(a.resume)
+        if a.devices is not None and a.devices != cfg.devices:
+            raise UsageError(f"{a.resume} trained on {cfg.devices} process(es): resume it with --devices {cfg.devices} (or leave --devices out)")
+        cfg, files = cfg.replace(output_folder=str(a.resume)), ()
+    elif a.preset:
+        cfg, p = load_preset(a.preset, a.overrides), preset_paths(a.preset)
+        files = [p['global_configs'], *p['input_configs'], p['fusion_configs'], p['output_configs']]
     else:
-        import requests
-        from artdiff_nb.serve import decode_eir_image
-        params = {k: v for k, v in dict(steps=a.steps, sampler=a.sampler, guidance_scale=a.guidance_scale, seed=a.seed).items() if v is not None}
-        try: r = requests.post(a.url.rstrip('/') + '/predict', json=[{'caption': c} for c in caps], params=params, timeout=600)
-        except requests.RequestException as e: raise UsageError(f"cannot reach {a.url}: {type(e).__name__}") from None
-        if r.status_code != 200: raise UsageError(f"{a.url} answered {r.status_code}: {r.json().get('detail', r.text)[:200]}")
-        imgs = np.stack([decode_eir_image(x['image'], x['shape']) for x in r.json()['result']])
-        source = a.url
+        if not all(x is not None for x in eir): raise UsageError("--global_configs, --input_configs, --fusion_configs and --output_configs go together")
+        cfg, files = load_configs(*eir, overrides=a.overrides), [a.global_configs, *a.input_configs, a.fusion_configs, a.output_configs]
+    devices = None if a.devices is None else check_int('--devices', a.devices, min=1)
+    changes = dict(output_folder=a.output_folder, devices=devices, device=a.device, precision=a.precision)
+    if a.device: pick_device(a.device)                                  # a device this machine lacks fails before anything starts
+    return cfg.replace(**{k: v for k, v in changes.items() if v is not None}), files
+
+def _train(a):
+    import os
+    from artdiff_nb.distributed import launched_world, launch_run, run_process
+    from artdiff_nb.train import train
+    cfg, files = _train_config(a)
+    world = launched_world()
+    if world == 1 and cfg.devices > 1:                                  # start the processes, each running this same command
+        return launch_run(a.argv + (['--devices', str(cfg.devices)] if a.devices is None else []), cfg, bool(a.resume))
+    main, n = os.environ.get('RANK', '0') == '0', max(world, cfg.devices)
+    steps = a.max_steps if a.max_steps is not None else cfg.total_steps
+    procs = f" on {n} processes (effective batch {cfg.data.batch_size * n})" if n > 1 else ''
+    if main: print(f"training {'(resumed) ' if a.resume else ''}into {cfg.output_folder}: {steps} steps of batch {cfg.data.batch_size}{procs} "
+                   f"at {cfg.unet.image_size}px; samples every {cfg.sample_interval}, checkpoints every {cfg.checkpoint_interval}", flush=True)
+    run = run_process(lambda: train(cfg, resume=bool(a.resume), config_files=files, max_steps=a.max_steps,
+                                    progress=True if sys.stdout.isatty() else 'lines'), cfg)   # bars in a terminal, lines in a log
+    if main: print(f"done: {run} (samples in {run / 'samples'}, curve {run / 'training_curve_LOSS.png'})")
+
+def _write_images(imgs, captions, out: Path, a, title: str) -> None:
+    "One caption: the image itself (upscaled `--upscale` times, nearest); several: a captioned grid."
+    if len(imgs) == 1:
+        from PIL import Image
+        from artdiff_nb.core import atomic_write
+        with atomic_write(out, 'wb') as f:
+            Image.fromarray(imgs[0]).resize((imgs.shape[2] * a.upscale, imgs.shape[1] * a.upscale), Image.NEAREST).save(f, format='PNG')
+        return
     import matplotlib; matplotlib.use('Agg')
     from artdiff_nb.figures import caption_grid, save_figure
-    save_figure(caption_grid(imgs, caps, ncols=a.ncols, title=f"caption-guided diffusion ({source})"), out)
-    print(f"wrote {out}: {len(caps)} captions")
+    save_figure(caption_grid(imgs, captions, ncols=a.ncols, title=title), out)
 
-MODEL_HELP = "a run folder, one of its checkpoints, a model folder, 'pretrained' (shipped) or hf://OWNER/NAME[@REVISION]"
+def _generate(a):
+    if a.scale is not None: raise UsageError("--scale is now --upscale (pixel upscaling); the guidance scale is --guidance-scale")
+    out, captions = _out_png(a.out), _captions(a)
+    check_int('--upscale', a.upscale, min=1, max=32); check_int('--batch-size', a.batch_size, min=1)
+    if (a.model_path is None) == (a.url is None): raise UsageError("give exactly one of --model-path MODEL or --url http://HOST:PORT")
+    if a.url:
+        from artdiff_nb.serve import remote_images
+        imgs, source = remote_images(a.url, captions, seed=a.seed, steps=a.steps, sampler=a.sampler, guidance_scale=a.guidance_scale, eta=a.eta), a.url
+    else:
+        import numpy as np
+        pipe = _pipeline(a); s = _sampling(a, pipe)
+        imgs = np.concatenate([pipe(captions[i:i + a.batch_size], seed=a.seed + i, sampling=s, output_type='uint8', progress=sys.stdout.isatty()).images
+                               for i in range(0, len(captions), a.batch_size)])
+        source = f"{pipe.name}, step {pipe.step}"
+    _write_images(imgs, captions, out, a, title=f"caption-guided diffusion ({source})")
+    print(f"wrote {out}: {len(imgs)} image(s) from {source} (seed {a.seed})")
 
-def build_parser() -> argparse.ArgumentParser:
-    "The `artdiff` argument parser with all its subcommands."
-    p = _Parser(prog='artdiff', description='Text-to-image diffusion on art: data, training, serving.')
-    p.add_argument('--version', action='version', version=f"artdiff_nb {artdiff_nb.__version__}")
-    sub = p.add_subparsers(dest='command', metavar='COMMAND', parser_class=_Parser)
-    s = sub.add_parser('sheet', help='render a labelled sheet of procedural art (one row per style) to a PNG')
-    s.add_argument('--out', default='procart_sheet.png', help='PNG file to write (default: %(default)s)')
-    s.add_argument('--n-per-style', type=int, default=8, help='paintings per style (default: %(default)s)')
-    s.add_argument('--size', type=int, default=64, help='image size in pixels, >= 8 (default: %(default)s)')
-    s.add_argument('--seed', type=int, default=0, help='stream seed (default: %(default)s)')
-    s.add_argument('--dpi', type=int, default=110, help='figure resolution (default: %(default)s)')
-    s.add_argument('--styles', nargs='+', default=None, metavar='STYLE', help='only these styles (default: all)')
-    s.set_defaults(func=_sheet)
+def _evaluate(a):
+    import json, re
+    from artdiff_nb.metrics import evaluate, evaluation_table
+    from artdiff_nb.core import atomic_write
+    check_int('--n', a.n, min=1)
+    pipe = _pipeline(a); s = _sampling(a, pipe)
+    print(f"evaluating {pipe} on {a.n} held-out captions: {s.sampler}, {s.steps} steps, guidance {s.guidance_scale:g}", flush=True)
+    r = evaluate(pipe, n=a.n, seed=a.seed, batch_size=a.batch_size, sampling=s)
+    print(evaluation_table(r)); print(f"{r['images_per_s']:.2f} images/s while sampling")
+    home = pipe.home or Path('evaluations') / re.sub(r'[^\w.@-]+', '_', pipe.name.removeprefix('hf://')).strip('_')  # a shared model's: here
+    out = home / ('evaluations' if pipe.home else '') / f"step{pipe.step}_{s.sampler}_{s.steps}_g{s.guidance_scale:g}_n{a.n}_seed{a.seed}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out, encoding='utf-8') as f: json.dump(dict(r, checkpoint=str(pipe.source)), f, indent=1)
+    print(f"wrote {out}")
 
-    st = sub.add_parser('stream', help="serve captioned images over EIR's WebSocket protocol (ws://HOST:PORT/ws)")
-    st.add_argument('--source', default='procart', help="procart (default), a .parquet file, a folder of them, or hf://datasets/OWNER/NAME")
-    st.add_argument('--host', default='127.0.0.1', help='address to bind (default: %(default)s, this machine only)')
-    st.add_argument('--port', type=int, default=8000, help='port (default: %(default)s)')
-    st.add_argument('--image-size', type=int, default=128, help='square image size in pixels (default: %(default)s)')
-    st.add_argument('--format', choices=('png', 'jpeg'), default='png', help='image encoding on the wire (default: %(default)s)')
-    st.add_argument('--seed', type=int, default=0, help='procedural art: the stream seed (default: %(default)s)')
-    st.add_argument('--field-dropout', type=float, default=0.0, help='procedural art: chance that title, genre or year reads None')
-    st.add_argument('--no-loop', action='store_true', help='parquet: end the stream after one pass (clients get "terminate")')
-    st.add_argument('--augment', action='store_true', help='parquet: mirror each image left-right with probability 1/2')
-    st.set_defaults(func=_stream)
+def _measured(a):
+    "The pipeline of --model-path, measured on --n held-out captions for its card unless --n is 0 or it carries a measurement."
+    from artdiff_nb.metrics import evaluate
+    check_int('--n', a.n, min=0)
+    pipe = _pipeline(a)
+    if a.n and pipe.evaluation is None:
+        print(f"measuring {pipe.name} on {a.n} held-out captions for its model card", flush=True)
+        pipe.evaluation = evaluate(pipe, n=a.n, seed=a.seed, progress=sys.stdout.isatty())
+    return pipe
 
-    t = sub.add_parser('train', help="train a caption-conditioned diffusion model (EIR's five config files, or a preset)")
+def _export(a):
+    pipe = _measured(a)
+    pipe.save_pretrained(a.out)
+    print(f"wrote the model folder {a.out} (step {pipe.step}); load it with ArtDiffPipeline.from_pretrained({str(a.out)!r}) or --model-path {a.out}")
+
+def _push(a):
+    pipe = _measured(a)
+    print(f"pushing {pipe.name} to the Hub as {a.repo}", flush=True)
+    url = pipe.push_to_hub(a.repo, private=a.private or None, commit_message=a.message)
+    print(f"pushed: {url}\nuse it anywhere with --model-path {a.repo}")
+
+def _stream(a):
+    import asyncio, signal
+    from artdiff_nb.stream import StreamServer
+    from artdiff_nb.sources import ProcArtSource, ParquetSource
+    check_int('--port', a.port, min=0, max=65535); check_int('--image-size', a.image_size, min=8)
+    if a.source == 'procart': src = ProcArtSource(seed=a.seed, image_size=a.image_size, field_dropout=a.field_dropout)
+    else: src = ParquetSource(a.source, a.image_size, loop=not a.no_loop, augment=a.augment, seed=a.seed)
+    server = StreamServer(src, fmt=a.format)
+    signal.signal(signal.SIGTERM, lambda *_: server._stop.set())       # `kill` stops it cleanly, like Ctrl-C
+    where = lambda s: print(f"serving {a.source} at ws://{a.host}:{s.port}/ws ({a.image_size}px {a.format}, EIR protocol 1.0); Ctrl-C stops", flush=True)
+    try: asyncio.run(server.serve(a.host, a.port, ready=where))
+    except KeyboardInterrupt: print(f"stopped after {server.served} samples", file=sys.stderr)
+    except OSError as e: raise UsageError(f"cannot listen on {a.host}:{a.port}: {e.strerror or e}") from None
+    finally: server._stop.set()
+
+def _serve(a):
+    check_int('--port', a.port, min=0, max=65535)
+    pipe = _pipeline(a)                                                 # a bad --model-path stops here, with one line
+    import uvicorn
+    from artdiff_nb.serve import create_app
+    app = create_app(pipe, a.max_batch, a.batch_window_ms, a.timeout)
+    print(f"serving {pipe} at http://{a.host}:{a.port} (POST /predict, GET /info, GET /health, the API at /docs); Ctrl-C stops", flush=True)
+    uvicorn.run(app, host=a.host, port=a.port, log_level='warning')
+
+def _playground(a):
+    from artdiff_nb.playground import serve_playground
+    check_int('--port', a.port, min=1, max=65535)
+    rc = serve_playground(a.model_path, a.port, a.device, open_browser=not a.no_browser)
+    if rc: raise UsageError(f"voila stopped with exit status {rc}")
+
+MODEL_HELP = "'pretrained' (shipped), a model folder, a run folder or one of its checkpoints, or OWNER/NAME[@REVISION] on the Hub (also hf://OWNER/NAME)"
+EVAL_N = 270                     # held-out captions a measurement draws by default: ten per style
+
+def _command(sub, name: str, func, help: str, example: str):
+    "A subcommand with a one-line description and an example in its help."
+    p = sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + '.', epilog=f"example:\n  {example}",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(func=func)
+    return p
+
+def _model_options(p, required: bool = True):
+    p.add_argument('--model-path', required=required, default=None if required else 'pretrained',
+                   help=MODEL_HELP + ('' if required else ' (default: %(default)s)'))
+    p.add_argument('--device', default='auto', help="cpu, cuda, cuda:N, or auto: the GPU when there is one (default: %(default)s)")
+
+def _sampling_options(p):
+    from artdiff_nb.samplers import SAMPLERS
+    p.add_argument('--steps', type=int, help="sampling steps (default: the model's own)")
+    p.add_argument('--sampler', choices=list(SAMPLERS), help="sampler (default: the model's own)")
+    p.add_argument('--guidance-scale', type=float, help="classifier-free guidance, 1 = off (default: the model's own)")
+    p.add_argument('--eta', type=float, help="DDIM eta (default: the model's own)")
+
+def _seed_option(p, what='the first image; image i uses seed + i'): p.add_argument('--seed', type=int, default=0, help=f'seed of {what} (default: %(default)s)')
+def _batch_option(p): p.add_argument('--batch-size', type=int, default=64, help='captions sampled at once (default: %(default)s)')
+def _n_option(p, what): p.add_argument('--n', type=int, default=EVAL_N, help=f'held-out captions, the 27 styles in turn, {what} (default: %(default)s)')
+def _port_option(p, default, where=''): p.add_argument('--port', type=int, default=default, help=f'port{where} (default: %(default)s)')
+def _host_option(p): p.add_argument('--host', default='127.0.0.1', help='address to bind (default: %(default)s, this machine only)')
+
+def _images_command(sub, name: str, out: str, help: str, example: str):
+    "`generate`, and `grid` (its EIR name): captions in, a PNG out, from a model or from a running `artdiff serve`."
+    g = _command(sub, name, _generate, help, example)
+    g.add_argument('--model-path', help=MODEL_HELP)
+    g.add_argument('--url', help='a running `artdiff serve` instead of a model, e.g. http://127.0.0.1:8000')
+    g.add_argument('--device', default='auto', help="with --model-path: cpu, cuda, cuda:N or auto (default: %(default)s)")
+    g.add_argument('--caption', action='append', help='a caption, artist / title / style / genre / year; repeat for several (a grid is written)')
+    g.add_argument('--captions-file', help='a text file with one caption per line')
+    _sampling_options(g); _seed_option(g); _batch_option(g)
+    g.add_argument('--upscale', type=int, default=1, help='a single image: scale it up this many times, nearest pixel (default: %(default)s)')
+    g.add_argument('--scale', type=int, help=argparse.SUPPRESS)          # the old name of --upscale: answered with one line
+    g.add_argument('--ncols', type=int, default=4, help='columns of the grid (default: %(default)s)')
+    g.add_argument('--out', default=out, help='PNG to write (default: %(default)s)')
+
+def _train_command(sub):
+    t = _command(sub, 'train', _train, "train a caption-conditioned diffusion model from EIR's five config files or a preset",
+                 'artdiff train --preset procart-cpu --max-steps 1125 --set globals.basic_experiment.batch_size=32')
     t.add_argument('--global_configs', metavar='G.yaml', help="EIR's globals file")
     t.add_argument('--input_configs', nargs=2, metavar=('IMG.yaml', 'CAP.yaml'), help='the image and the caption input files')
     t.add_argument('--fusion_configs', metavar='F.yaml', help='the fusion file (pass-through)')
     t.add_argument('--output_configs', metavar='OUT.yaml', help='the image output file')
-    t.add_argument('--preset', help='a shipped preset instead of the files: procart-cpu (CPU, minutes) or wikiart-128 (GPU)')
+    from artdiff_nb.config import presets
+    t.add_argument('--preset', help=f"a shipped preset instead of the files: {', '.join(presets())}")
     t.add_argument('--resume', metavar='RUN', help='continue the run in folder RUN from its newest checkpoint')
+    t.add_argument('--set', dest='overrides', action='append', default=[], metavar='FILE.section.key=VALUE',
+                   help='change one key of the config files for this run (FILE: the file name without .yaml; VALUE read as YAML); repeatable')
     t.add_argument('--max-steps', type=int, help='train (or extend a resumed run) to this many steps')
     t.add_argument('--output-folder', help="the run folder (default: the config's output_folder)")
+    t.add_argument('--device', help="cpu, cuda, cuda:N or auto (default: the config's, usually auto)")
+    from artdiff_nb.learner import PRECISIONS
+    t.add_argument('--precision', choices=list(PRECISIONS), help="numeric precision of training (default: the config's)")
     t.add_argument('--devices', type=int, help='processes of a data-parallel run: GPUs, or CPU processes sharing the cores; '
                    "the effective batch is batch_size x devices (default: the config's accelerator.devices)")
-    t.set_defaults(func=_train)
 
-    from artdiff_nb.samplers import SAMPLERS
-    SAMPLERS = list(SAMPLERS)
-    g = sub.add_parser('generate', help='sample images for captions from a trained run (EMA weights)')
-    g.add_argument('--model-path', required=True, help=MODEL_HELP)
-    g.add_argument('--caption', action='append', help='a caption; repeat for several (a grid is written)')
-    g.add_argument('--captions-file', help='a text file with one caption per line')
-    g.add_argument('--steps', type=int, help="sampling steps (default: the run's config)")
-    g.add_argument('--sampler', choices=SAMPLERS, help="sampler (default: the run's config)")
-    g.add_argument('--guidance-scale', type=float, help="classifier-free guidance, 1 = off (default: the run's config)")
-    g.add_argument('--eta', type=float, help='DDIM eta (default: the run\'s config)')
-    g.add_argument('--seed', type=int, default=0, help='seed of the first image; image i uses seed + i (default: %(default)s)')
-    g.add_argument('--device', default='cpu', help='cpu, cuda or auto (default: %(default)s)')
-    g.add_argument('--scale', type=int, default=1, help='upscale a single image by this factor (default: %(default)s)')
-    g.add_argument('--ncols', type=int, default=4, help='columns of the grid (default: %(default)s)')
-    g.add_argument('--out', default='generated.png', help='PNG to write (default: %(default)s)')
-    g.set_defaults(func=_generate)
+def _data_commands(sub):
+    s = _command(sub, 'sheet', _sheet, 'render a labelled sheet of procedural art, one row per style, to a PNG',
+                 'artdiff sheet --out sheet.png --size 64 --styles Cubism "Pop Art"')
+    s.add_argument('--out', default='procart_sheet.png', help='PNG file to write (default: %(default)s)')
+    s.add_argument('--n-per-style', type=int, default=8, help='paintings per style (default: %(default)s)')
+    s.add_argument('--size', type=int, default=64, help='image size in pixels, >= 8 (default: %(default)s)')
+    _seed_option(s, 'the stream')
+    s.add_argument('--dpi', type=int, default=110, help='figure resolution (default: %(default)s)')
+    s.add_argument('--styles', nargs='+', default=None, metavar='STYLE', help='only these styles (default: all)')
+    st = _command(sub, 'stream', _stream, "serve captioned images over EIR's WebSocket protocol at ws://HOST:PORT/ws",
+                  'artdiff stream --source procart --image-size 32 --port 8000')
+    st.add_argument('--source', default='procart', help="procart (default), a .parquet file, a folder of them, or hf://datasets/OWNER/NAME")
+    _host_option(st); _port_option(st, 8000)
+    st.add_argument('--image-size', type=int, default=128, help='square image size in pixels (default: %(default)s)')
+    st.add_argument('--format', choices=('png', 'jpeg'), default='png', help='image encoding on the wire (default: %(default)s)')
+    _seed_option(st, 'the stream (procedural art)')
+    st.add_argument('--field-dropout', type=float, default=0.0, help='procedural art: chance that title, genre or year reads None')
+    st.add_argument('--no-loop', action='store_true', help='parquet: end the stream after one pass (clients get "terminate")')
+    st.add_argument('--augment', action='store_true', help='parquet: mirror each image left-right with probability 1/2')
 
-    sv = sub.add_parser('serve', help="serve a trained run over HTTP with EIR's POST /predict")
-    sv.add_argument('--model-path', required=True, help=MODEL_HELP)
-    sv.add_argument('--device', default='cpu', help='cpu, cuda or auto (default: %(default)s)')
-    sv.add_argument('--host', default='127.0.0.1', help='address to bind (default: %(default)s, this machine only)')
-    sv.add_argument('--port', type=int, default=8000, help='port (default: %(default)s)')
+def _generate_commands(sub):
+    _images_command(sub, 'generate', 'generated.png', 'draw images for captions from a model, or from a running server (--url)',
+                    'artdiff generate --model-path pretrained --caption "Claude Monet / Water Lilies / Impressionism / landscape / 1916" --upscale 8')
+    _images_command(sub, 'grid', 'caption_guided_diffusion_grid.png', "generate, writing EIR's caption_guided_diffusion_grid.png by default",
+                    'artdiff grid --url http://127.0.0.1:8000 --captions-file examples/unseen_captions.txt')
+
+def _measure_commands(sub):
+    ev = _command(sub, 'evaluate', _evaluate, 'score a model: caption fidelity per field, FD-critic and KD-critic on held-out captions',
+                  'artdiff evaluate --model-path runs/procart-cpu --n 270')
+    _model_options(ev); _n_option(ev, 'to draw'); _sampling_options(ev); _seed_option(ev); _batch_option(ev)
+    ex = _command(sub, 'export', _export, 'write a model folder (fp16 safetensors, config, tokenizer, measured model card) from a run',
+                  'artdiff export --model-path runs/procart-cpu --out models/procart-cpu')
+    _model_options(ex); ex.add_argument('--out', required=True, help='the model folder to write (replaced if it exists)')
+    _n_option(ex, "its card's measurement is drawn on; 0 skips it"); _seed_option(ex)
+    pu = _command(sub, 'push', _push, 'upload a model to the Hugging Face Hub as a model repo, with a measured model card',
+                  'artdiff push --model-path runs/procart-cpu --repo me/procart-cpu')
+    _model_options(pu); pu.add_argument('--repo', required=True, help='the model repo, OWNER/NAME (created if it does not exist)')
+    pu.add_argument('--private', action='store_true', help='create the repo private')
+    _n_option(pu, "its card's measurement is drawn on; 0 skips it"); _seed_option(pu)
+    pu.add_argument('--message', help='the commit message')
+
+def _serving_commands(sub):
+    sv = _command(sub, 'serve', _serve, "serve a model over HTTP: EIR's POST /predict, GET /info, GET /health",
+                  'artdiff serve --model-path pretrained --port 8000')
+    _model_options(sv); _host_option(sv); _port_option(sv, 8000)
     sv.add_argument('--max-batch', type=int, default=16, help='most images in one sampler call (default: %(default)s)')
     sv.add_argument('--batch-window-ms', type=float, default=20, help='how long to gather requests into a batch (default: %(default)s)')
     sv.add_argument('--timeout', type=float, default=120, help='seconds before a waiting request is answered 503 (default: %(default)s)')
-    sv.set_defaults(func=_serve)
-
-    ev = sub.add_parser('evaluate', help='score a run: caption fidelity per field, FD-critic and KD-critic on held-out captions')
-    ev.add_argument('--model-path', required=True, help=MODEL_HELP)
-    ev.add_argument('--n', type=int, default=256, help='held-out captions to draw, the 27 styles in turn (default: %(default)s)')
-    ev.add_argument('--steps', type=int, help="sampling steps (default: the run's config)")
-    ev.add_argument('--sampler', choices=SAMPLERS, help="sampler (default: the run's config)")
-    ev.add_argument('--guidance-scale', type=float, help="classifier-free guidance, 1 = off (default: the run's config)")
-    ev.add_argument('--eta', type=float, help="DDIM eta (default: the run's config)")
-    ev.add_argument('--seed', type=int, default=0, help='seed of the first image (default: %(default)s)')
-    ev.add_argument('--batch-size', type=int, default=64, help='captions sampled at once (default: %(default)s)')
-    ev.add_argument('--device', default='cpu', help='cpu, cuda or auto (default: %(default)s)')
-    ev.set_defaults(func=_evaluate)
-
-    pg = sub.add_parser('playground', help='open the caption playground (ipywidgets) in the browser, through Voila')
-    pg.add_argument('--model-path', default='pretrained', help=MODEL_HELP + ' (default: %(default)s)')
-    pg.add_argument('--port', type=int, default=8866, help='port on 127.0.0.1 (default: %(default)s)')
-    pg.add_argument('--device', default='cpu', help='cpu, cuda or auto (default: %(default)s)')
+    pg = _command(sub, 'playground', _playground, 'open the caption playground (ipywidgets) in the browser, through Voila',
+                  'artdiff playground --model-path pretrained')
+    _model_options(pg, required=False); _port_option(pg, 8866, ' on 127.0.0.1')
     pg.add_argument('--no-browser', action='store_true', help='do not open a browser window')
-    pg.set_defaults(func=_playground)
 
-    pu = sub.add_parser('push', help='upload a run to the Hugging Face Hub as a model repo (weights, config, tokenizer, model card)')
-    pu.add_argument('--model-path', required=True, help=MODEL_HELP)
-    pu.add_argument('--repo', required=True, help='the model repo, OWNER/NAME (created if it does not exist)')
-    pu.add_argument('--private', action='store_true', help='create the repo private')
-    pu.add_argument('--n', type=int, default=54, help="held-out captions the model card's caption fidelity is measured on; 0 skips it (default: %(default)s)")
-    pu.add_argument('--message', help='the commit message')
-    pu.set_defaults(func=_push)
-
-    gr = sub.add_parser('grid', help='draw caption_guided_diffusion_grid.png for captions, from a run or a running server')
-    gr.add_argument('--model-path', help=MODEL_HELP)
-    gr.add_argument('--url', help='a running `artdiff serve`, e.g. http://127.0.0.1:8000')
-    gr.add_argument('--caption', action='append', help='a caption; repeat for several')
-    gr.add_argument('--captions-file', help='a text file with one caption per line')
-    gr.add_argument('--steps', type=int); gr.add_argument('--sampler', choices=SAMPLERS); gr.add_argument('--guidance-scale', type=float)
-    gr.add_argument('--seed', type=int, default=0, help='seed of the first image (default: %(default)s)')
-    gr.add_argument('--device', default='cpu', help='with --model-path: cpu, cuda or auto (default: %(default)s)')
-    gr.add_argument('--ncols', type=int, default=5, help='columns (default: %(default)s)')
-    gr.add_argument('--out', default='caption_guided_diffusion_grid.png', help='PNG to write (default: %(default)s)')
-    gr.set_defaults(func=_grid)
+def build_parser() -> argparse.ArgumentParser:
+    "The `artdiff` argument parser with all its subcommands."
+    p = _Parser(prog='artdiff', description='Text-to-image diffusion on art: data, training, sampling, serving.')
+    p.add_argument('--version', action='version', version=f"artdiff_nb {artdiff_nb.__version__}")
+    sub = p.add_subparsers(dest='command', metavar='COMMAND', parser_class=_Parser)
+    _data_commands(sub); _train_command(sub); _generate_commands(sub); _measure_commands(sub); _serving_commands(sub)
     return p
 
 def main(argv: list[str] | None = None) -> int:

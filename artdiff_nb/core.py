@@ -11,34 +11,42 @@ from numbers import Integral, Real
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['check_int', 'check_float', 'check_choice', 'atomic_write', 'retain_freed_memory']
+__all__ = ['InvalidArgument', 'InvalidArgumentType', 'check_int', 'check_float', 'check_choice', 'atomic_write', 'pick_device',
+           'retain_freed_memory']
 
 # %% ../nbs/00_core.ipynb #d08fd26d
+class InvalidArgument(ValueError):
+    "A bad value for the argument or setting `name` (kept as data, so a caller can say where it was set)."
+    def __init__(self, name: str, message: str): super().__init__(message); self.name = name
+
+class InvalidArgumentType(InvalidArgument, TypeError):
+    "A value of the wrong type for the argument or setting `name`."
+
 def check_int(name: str, value, min: int | None = None, max: int | None = None) -> int:
     "Return `value` as an int, or raise one line naming `name` if it is not an integer in `[min, max]`."
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        raise InvalidArgumentType(name, f"{name} must be an int, got {type(value).__name__} {value!r}")
     value = int(value)
     if (min is not None and value < min) or (max is not None and value > max):
         rng = f">= {min}" if max is None else f"<= {max}" if min is None else f"in [{min}, {max}]"
-        raise ValueError(f"{name} must be {rng}, got {value}")
+        raise InvalidArgument(name, f"{name} must be {rng}, got {value}")
     return value
 
 def check_float(name: str, value, min: float | None = None, max: float | None = None) -> float:
     "Return `value` as a finite float in `[min, max]`, or raise one line naming `name`."
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+        raise InvalidArgumentType(name, f"{name} must be a number, got {type(value).__name__} {value!r}")
     value = float(value)
-    if not math.isfinite(value): raise ValueError(f"{name} must be finite, got {value}")
+    if not math.isfinite(value): raise InvalidArgument(name, f"{name} must be finite, got {value}")
     if (min is not None and value < min) or (max is not None and value > max):
         rng = f">= {min}" if max is None else f"<= {max}" if min is None else f"in [{min}, {max}]"
-        raise ValueError(f"{name} must be {rng}, got {value}")
+        raise InvalidArgument(name, f"{name} must be {rng}, got {value}")
     return value
 
 def check_choice(name: str, value, choices):
     "Return `value` if it is one of `choices`, or raise one line listing them."
     if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; choose from: {', '.join(map(str, choices))}")
+        raise InvalidArgument(name, f"unknown {name} {value!r}; choose from: {', '.join(map(str, choices))}")
     return value
 
 # %% ../nbs/00_core.ipynb #c12154c9
@@ -54,6 +62,17 @@ def atomic_write(path, mode: str = 'w', **open_kw):
         os.replace(tmp, path)
     finally:
         if tmp.exists(): tmp.unlink()
+
+# %% ../nbs/00_core.ipynb #168dc1db
+def pick_device(name='auto'):
+    "A `torch.device` for `name`: 'auto' means CUDA when there is a GPU, else the CPU; a `torch.device` passes through."
+    import torch
+    if isinstance(name, torch.device): return name
+    if name == 'auto': return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try: d = torch.device(name)
+    except (RuntimeError, TypeError): raise ValueError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+    if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError("device 'cuda' asked for, but no CUDA GPU is available")
+    return d
 
 # %% ../nbs/00_core.ipynb #68c9787d
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3     # mallopt's parameter numbers, from glibc's malloc.h

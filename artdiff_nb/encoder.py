@@ -12,7 +12,7 @@ from typing import Optional
 import torch
 from torch import nn
 
-from .core import check_int, check_float, check_choice
+from .core import check_int, check_float, check_choice, InvalidArgument
 from .captions import PAD_ID, NULL_ID
 
 # %% auto #0
@@ -38,7 +38,7 @@ class EncoderConfig:
         check_float('dropout', self.dropout, 0, 1); check_int('mlp_ratio', self.mlp_ratio, min=1)
         check_choice('position', self.position, POSITIONS)
         if self.embedding_dim % self.num_heads:
-            raise ValueError(f"embedding_dim ({self.embedding_dim}) must be divisible by num_heads ({self.num_heads})")
+            raise InvalidArgument('embedding_dim', f"embedding_dim ({self.embedding_dim}) must be divisible by num_heads ({self.num_heads})")
 
 class CaptionEncoder(nn.Module):
     "Token ids -> (per-token features, padding mask, pooled vector)."

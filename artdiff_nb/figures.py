@@ -6,16 +6,17 @@ Docs: https://artdiff.github.io/artdiff_nb/figures.html.md"""
 
 # %% ../nbs/04_figures.ipynb #9612a4ad
 from __future__ import annotations
-import textwrap
+import io, textwrap
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from .core import atomic_write
 
 # %% auto #0
-__all__ = ['caption_grid', 'plot_curve', 'save_figure']
+__all__ = ['caption_grid', 'plot_curve', 'save_figure', 'cell_box', 'labelled_grid', 'heatmap_rgb']
 
 # %% ../nbs/04_figures.ipynb #14dc2077
 def caption_grid(images: np.ndarray, captions: Sequence[str], ncols: int = 4, width: int = 26, title: Optional[str] = None,
@@ -50,3 +51,41 @@ def save_figure(fig, path, dpi: int = 110) -> Path:
     with atomic_write(path, 'wb') as f: fig.savefig(f, dpi=dpi, format='png')
     plt.close(fig)
     return Path(path)
+
+# %% ../nbs/04_figures.ipynb #add5b538
+_FONT = ImageFont.load_default(size=11)
+
+def _wrap(text: str, pixels: int, lines: int) -> list[str]:
+    "`text` in at most `lines` lines of at most `pixels` wide, broken between words where a word fits."
+    import textwrap
+    chars = max(4, int(pixels / _FONT.getlength('n')))
+    out = textwrap.wrap(text, chars, break_long_words=len(max(text.split() or [''], key=len)) > chars)
+    return out[:lines] or ['']
+
+def cell_box(i: int, ncols: int, size: int, scale: int, label_lines: int = 3, pad: int = 6) -> tuple[int, int, int, int]:
+    "(left, top, right, bottom) of image `i` in a `labelled_grid`."
+    cw, ch = size * scale, size * scale + 13 * label_lines
+    x, y = pad + (i % ncols) * (cw + pad), pad + (i // ncols) * (ch + pad)
+    return x, y, x + cw, y + size * scale
+
+def labelled_grid(images: np.ndarray, labels: Sequence[str], ncols: int = 8, scale: int = 4, label_lines: int = 3,
+                  title: Optional[str] = None) -> bytes:
+    "PNG bytes of uint8 images (N x H x W x 3) in a grid, each scaled `scale`x (nearest) over its wrapped label."
+    n, size = len(images), images.shape[1]
+    ncols = max(1, min(ncols, n)); nrows = -(-n // ncols)
+    top = 18 if title else 0
+    x1, y1 = cell_box(n - 1 if n <= ncols else ncols - 1, ncols, size, scale, label_lines)[2], cell_box((nrows - 1) * ncols, ncols, size, scale, label_lines)[3]
+    canvas = Image.new('RGB', (x1 + 6, y1 + 13 * label_lines + 6 + top), 'white')
+    d = ImageDraw.Draw(canvas)
+    if title: d.text((6, 3), title, fill=(40, 40, 40), font=_FONT)
+    for i, (im, lab) in enumerate(zip(images, labels)):
+        l, t, r, b = cell_box(i, ncols, size, scale, label_lines)
+        canvas.paste(Image.fromarray(im).resize((r - l, b - t), Image.NEAREST), (l, t + top))
+        for k, line in enumerate(_wrap(lab, r - l, label_lines)): d.text((l, b + top + 1 + 12 * k), line, fill=(30, 30, 30), font=_FONT)
+    buf = io.BytesIO(); canvas.save(buf, 'PNG'); return buf.getvalue()
+
+def heatmap_rgb(a: np.ndarray) -> np.ndarray:
+    "uint8 RGB of a 2-D map, scaled to its own range, in matplotlib's magma colours."
+    from matplotlib import colormaps
+    a = (a - a.min()) / (np.ptp(a) + 1e-8)
+    return (colormaps['magma'](a)[..., :3] * 255).astype(np.uint8)

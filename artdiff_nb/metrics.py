@@ -26,10 +26,10 @@ from .captions import Caption
 from .procart import STYLES, FAMILIES, FAMILY, GENRES, COLOURS, TIMES, ProcArt, Painting, sample_painting, render, title_words
 
 # %% auto #0
-__all__ = ['ERAS', 'ERA_TOLERANCE', 'HEADS', 'SCORED', 'CRITIC_FILE', 'EVAL_SEED', 'METRIC_FIELDS', 'era_of', 'era_ok',
-           'is_right', 'caption_labels', 'painting_labels', 'ArtCritic', 'critic_data', 'critic_loss', 'train_critic',
-           'save_critic', 'load_critic', 'evaluation_paintings', 'confusion_figure', 'FrozenCritic', 'to_nchw',
-           'CaptionFidelity', 'FDCritic', 'KDCritic', 'evaluate', 'evaluation_table', 'plot_fidelity']
+__all__ = ['ERAS', 'ERA_TOLERANCE', 'HEADS', 'SCORED', 'CRITIC_FILE', 'EVAL_SEED', 'CRITIC_NAME', 'METRIC_FIELDS', 'era_of',
+           'era_ok', 'field_matches', 'caption_labels', 'painting_labels', 'ArtCritic', 'critic_data', 'critic_loss',
+           'train_critic', 'save_critic', 'load_critic', 'evaluation_paintings', 'confusion_figure', 'FrozenCritic',
+           'to_nchw', 'CaptionFidelity', 'FDCritic', 'KDCritic', 'evaluate', 'evaluation_table', 'plot_fidelity']
 
 # %% ../nbs/14_metrics.ipynb #4aaef20b
 ERAS = {'before 1600': (None, 1600), '1600-1799': (1600, 1800), '1800-1899': (1800, 1900),
@@ -48,7 +48,7 @@ def era_ok(era: int, year: int, tolerance: int = ERA_TOLERANCE) -> bool:
     lo, hi = list(ERAS.values())[era]
     return (lo is None or year >= lo - tolerance) and (hi is None or year < hi + tolerance)
 
-def is_right(field: str, predicted, wanted: int) -> bool:
+def field_matches(field: str, predicted, wanted: int) -> bool:
     "Whether the critic's class index `predicted` for `field` is what the caption asked (`wanted`: a class index, or the year for `era`)."
     return era_ok(int(predicted), wanted) if field == 'era' else int(predicted) == wanted
 
@@ -238,7 +238,7 @@ class CaptionFidelity(Metric):
         if len(images) != len(captions): raise ValueError(f"{len(images)} images but {len(captions)} captions")
         pred, want = self.critic.predict(images), [caption_labels(c) for c in captions]
         for j, k in enumerate(SCORED):
-            hits = [is_right(k, q, w[k]) for q, w in zip(pred[k], want) if w[k] is not None]
+            hits = [field_matches(k, q, w[k]) for q, w in zip(pred[k], want) if w[k] is not None]
             self.correct[j] += sum(hits); self.total[j] += len(hits)
 
     def compute(self) -> dict[str, float]:
@@ -266,27 +266,30 @@ def _distances(real: np.ndarray, fake: np.ndarray, critic: ArtCritic) -> tuple[f
     kmean, kstd = kd.compute()
     return fd.compute().item(), kmean.item(), kstd.item()
 
-def evaluate(run, n: int = 256, seed: int = 0, batch_size: int = 64, progress: bool = True, critic: Optional[ArtCritic] = None,
-             **options) -> dict:
-    "Fidelity per field and style, FD-critic and KD-critic of `run`'s samples for `n` held-out captions; `options` change its sampling."
-    critic, size = critic or load_critic(), run.cfg.unet.image_size
+CRITIC_NAME = 'procart'             # which critic measured: this one is trained on the painter's art
+
+def evaluate(pipe, n: int = 256, seed: int = 0, batch_size: int = 64, progress: bool = True, critic: Optional[ArtCritic] = None,
+             sampling=None) -> dict:
+    """Fidelity per field and style, FD-critic and KD-critic of `pipe`'s samples for `n` held-out captions, drawn as `sampling`
+    (a `SamplingConfig`; default: the pipeline's own) says. `pipe` is an `ArtDiffPipeline`, or anything called as one."""
+    critic, size = critic or load_critic(), pipe.image_size
+    sampling = sampling or getattr(pipe, 'sampling', None)
     ps = evaluation_paintings(n)
     caps = [p.caption for p in ps]
     real = np.stack([render(p, size) for p in ps])
     other = np.stack([render(p, size) for p in evaluation_paintings(n, EVAL_SEED + 1)])
     t0, gen = time.perf_counter(), []
     for i in range(0, n, check_int('batch_size', batch_size, min=1)):
-        gen.append(run.generate(caps[i:i + batch_size], seed=[seed + j for j in range(i, min(n, i + batch_size))], **options))
+        seeds = [seed + j for j in range(i, min(n, i + batch_size))]
+        gen.append(pipe(caps[i:i + batch_size], seed=seeds, sampling=sampling, output_type='uint8').images)
         if progress: print(f"generated {min(n, i + batch_size)}/{n} ({time.perf_counter() - t0:.1f} s)", flush=True)
     gen, seconds = np.concatenate(gen), time.perf_counter() - t0
     fidelity, ceiling = CaptionFidelity(critic), CaptionFidelity(critic)
     fidelity.update(gen, caps); ceiling.update(real, caps)
     style_hit = critic.predict(gen)['style'].numpy() == np.array([HEADS['style'].index(p.style) for p in ps])
     fd, kd, kd_std = _distances(real, gen, critic)
-    sampling = run.sampling.replace(**options) if hasattr(run, 'sampling') else None
-    return dict(n=n, seed=seed, step=getattr(run, 'step', None), image_size=size,
-                sampling=None if sampling is None else dict(sampler=sampling.sampler, steps=sampling.steps,
-                                                            guidance_scale=sampling.guidance_scale, eta=sampling.eta),
+    return dict(n=n, seed=seed, step=getattr(pipe, 'step', None), image_size=size, critic=CRITIC_NAME,
+                sampling=None if sampling is None else sampling.options(),
                 fidelity=fidelity.compute(), ceiling=ceiling.compute(), fd_critic=fd, kd_critic=kd, kd_critic_std=kd_std,
                 fd_floor=_distances(real, other, critic)[0],
                 style_fidelity={s: float(style_hit[[p.style == s for p in ps]].mean()) for s in STYLES if any(p.style == s for p in ps)},

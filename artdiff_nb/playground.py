@@ -6,28 +6,30 @@ Docs: https://artdiff.github.io/artdiff_nb/playground.html.md"""
 
 # %% ../nbs/50_playground.ipynb #2a0b668d
 from __future__ import annotations
-import html, io, random, time
+import html, json, os, random, shutil, subprocess, sys, tempfile, threading, time
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 import ipywidgets as W
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from .captions import Caption, words, UNK_ID, NULL
 from .images import to_uint8
+from .figures import labelled_grid, heatmap_rgb
 from .procart import STYLES, GENRES, COLOURS, title_words
-from .samplers import SAMPLERS, SamplingConfig, sample
-from .train import Run, load_run
+from .samplers import SAMPLERS, SamplingConfig, Trajectory
+from .pipeline import ArtDiffPipeline
 from .unet import cross_attention_maps
 
 # %% auto #0
-__all__ = ['ARTISTS', 'YEARS', 'known', 'caption_html', 'variations', 'cell_box', 'labelled_grid', 'heat', 'Playground']
+__all__ = ['ARTISTS', 'YEARS', 'known_values', 'caption_html', 'variations', 'Playground', 'serve_playground']
 
 # %% ../nbs/50_playground.ipynb #8638c66a
 ARTISTS = sorted({a for arts in STYLES.values() for a in arts})
 
-def known(tok, values: Sequence[str]) -> list[str]:
+def known_values(tok, values: Sequence[str]) -> list[str]:
     "The `values` all of whose words are in `tok`'s vocabulary."
     return [v for v in values if all(w in tok.stoi for w in words(v, tok.lower))]
 
@@ -56,7 +58,7 @@ def variations(caption: str, field: str, tok=None) -> list[tuple[str, str]]:
     "(label, caption) pairs: `caption` with `field` (style, genre, colour or year) set to each of its values."
     c = Caption.try_parse(caption)
     if c is None: raise ValueError("vary a field of a structured caption: artist / title / style / genre / year")
-    pick = lambda vs: known(tok, vs) if tok is not None else list(vs)
+    pick = lambda vs: known_values(tok, vs) if tok is not None else list(vs)
     d = c.asdict()
     if field in ('style', 'genre'): vals = pick(list(STYLES) if field == 'style' else GENRES)
     elif field == 'colour': vals = pick(list(COLOURS))
@@ -68,57 +70,20 @@ def variations(caption: str, field: str, tok=None) -> list[tuple[str, str]]:
         out.append((v, str(Caption(**e))))
     return out
 
-# %% ../nbs/50_playground.ipynb #add5b538
-_FONT = ImageFont.load_default(size=11)
-
-def _wrap(text: str, pixels: int, lines: int) -> list[str]:
-    "`text` in at most `lines` lines of at most `pixels` wide, broken between words where a word fits."
-    import textwrap
-    chars = max(4, int(pixels / _FONT.getlength('n')))
-    out = textwrap.wrap(text, chars, break_long_words=len(max(text.split() or [''], key=len)) > chars)
-    return out[:lines] or ['']
-
-def cell_box(i: int, ncols: int, size: int, scale: int, label_lines: int = 3, pad: int = 6) -> tuple[int, int, int, int]:
-    "(left, top, right, bottom) of image `i` in a `labelled_grid`."
-    cw, ch = size * scale, size * scale + 13 * label_lines
-    x, y = pad + (i % ncols) * (cw + pad), pad + (i // ncols) * (ch + pad)
-    return x, y, x + cw, y + size * scale
-
-def labelled_grid(images: np.ndarray, labels: Sequence[str], ncols: int = 8, scale: int = 4, label_lines: int = 3,
-                  title: Optional[str] = None) -> bytes:
-    "PNG bytes of uint8 images (N x H x W x 3) in a grid, each scaled `scale`x (nearest) over its wrapped label."
-    n, size = len(images), images.shape[1]
-    ncols = max(1, min(ncols, n)); nrows = -(-n // ncols)
-    top = 18 if title else 0
-    x1, y1 = cell_box(n - 1 if n <= ncols else ncols - 1, ncols, size, scale, label_lines)[2], cell_box((nrows - 1) * ncols, ncols, size, scale, label_lines)[3]
-    canvas = Image.new('RGB', (x1 + 6, y1 + 13 * label_lines + 6 + top), 'white')
-    d = ImageDraw.Draw(canvas)
-    if title: d.text((6, 3), title, fill=(40, 40, 40), font=_FONT)
-    for i, (im, lab) in enumerate(zip(images, labels)):
-        l, t, r, b = cell_box(i, ncols, size, scale, label_lines)
-        canvas.paste(Image.fromarray(im).resize((r - l, b - t), Image.NEAREST), (l, t + top))
-        for k, line in enumerate(_wrap(lab, r - l, label_lines)): d.text((l, b + top + 1 + 12 * k), line, fill=(30, 30, 30), font=_FONT)
-    buf = io.BytesIO(); canvas.save(buf, 'PNG'); return buf.getvalue()
-
-def heat(a: np.ndarray) -> np.ndarray:
-    "uint8 RGB of a 2-D map, scaled to its own range, in matplotlib's magma colours."
-    from matplotlib import colormaps
-    a = (a - a.min()) / (np.ptp(a) + 1e-8)
-    return (colormaps['magma'](a)[..., :3] * 255).astype(np.uint8)
-
 # %% ../nbs/50_playground.ipynb #24159ad7
 class Playground(W.VBox):
-    """An ipywidgets caption playground for `model`: 'pretrained', a run folder, a checkpoint, hf://OWNER/NAME or a `Run`.
-    `display(Playground(...))` in Jupyter, VS Code or Voila. `images` holds the last drawn images (uint8, N x H x W x 3)."""
-    def __init__(self, model='pretrained', device='cpu', caption: Optional[str] = None, scale: int = 4):
-        self.run = model if isinstance(model, Run) else load_run(model, device)
-        self.tok, self.scale, self.images, self.traj = self.run.tok, scale, None, None
-        s = self.run.sampling
+    """An ipywidgets caption playground for `model`: an `ArtDiffPipeline`, or any name `ArtDiffPipeline.from_pretrained` takes
+    ('pretrained', a model or run folder, a checkpoint, OWNER/NAME), loaded on `device`. `display(Playground(...))` in Jupyter,
+    VS Code or Voila. `images` holds the last drawn images (uint8, N x H x W x 3)."""
+    def __init__(self, model='pretrained', device='auto', caption: Optional[str] = None, scale: int = 4):
+        self.pipe = model if isinstance(model, ArtDiffPipeline) else ArtDiffPipeline.from_pretrained(model, device=device)
+        self.tok, self.scale, self.images, self.traj = self.pipe.tokenizer, scale, None, None
+        s = self.pipe.sampling
         lay = lambda w: W.Layout(width=w)
-        self.artist = W.Combobox(options=known(self.tok, ARTISTS), placeholder='artist', description='artist', ensure_option=False, layout=lay('300px'))
+        self.artist = W.Combobox(options=known_values(self.tok, ARTISTS), placeholder='artist', description='artist', ensure_option=False, layout=lay('300px'))
         self.title = W.Text(placeholder='title (a colour word and a time of day)', description='title', layout=lay('360px'))
-        self.style = W.Dropdown(options=['(none)'] + known(self.tok, list(STYLES)), description='style', layout=lay('300px'))
-        self.genre = W.Dropdown(options=['(none)'] + known(self.tok, GENRES), description='genre', layout=lay('260px'))
+        self.style = W.Dropdown(options=['(none)'] + known_values(self.tok, list(STYLES)), description='style', layout=lay('300px'))
+        self.genre = W.Dropdown(options=['(none)'] + known_values(self.tok, GENRES), description='genre', layout=lay('260px'))
         self.year = W.Text(placeholder='e.g. 1889', description='year', layout=lay('160px'))
         self.caption = W.Textarea(description='caption', layout=lay('760px'), rows=2)
         self.reads = W.HTML()
@@ -151,7 +116,7 @@ class Playground(W.VBox):
         self.set_caption(caption or f"{'Claude Monet' if 'Claude Monet' in self.artist.options or not self.artist.options else self.artist.options[0]} / Blue Harbour at Dusk / "
                                     f"{'Impressionism' if 'Impressionism' in self.style.options else self.style.options[-1]} / landscape / 1880")
         super().__init__([
-            W.HTML(f'<b>artdiff_nb playground</b> &middot; {html.escape(self.run.name)}, step {self.run.step}, {self.run.cfg.unet.image_size}px'),
+            W.HTML(f'<b>artdiff_nb playground</b> &middot; {html.escape(self.pipe.name)}, step {self.pipe.step}, {self.pipe.image_size}px'),
             W.HBox([self.artist, self.title]), W.HBox([self.style, self.genre, self.year]), self.caption,
             W.HBox([W.Label('the model reads:'), self.reads]),
             W.HBox([self.sampler, self.steps, self.guidance, self.eta]), W.HBox([self.seed, self.new_seed, self.n_images]),
@@ -186,18 +151,19 @@ class Playground(W.VBox):
     # -- drawing
     def settings(self, **changes) -> SamplingConfig:
         "The sampling settings of the controls (checked), with `changes`."
-        return self.run.sampling.replace(sampler=self.sampler.value, steps=self.steps.value, guidance_scale=self.guidance.value,
+        return self.pipe.sampling.replace(sampler=self.sampler.value, steps=self.steps.value, guidance_scale=self.guidance.value,
                                          eta=self.eta.value).replace(**changes)
 
     def _draw(self, captions: Sequence[str], seeds, trajectory: bool = False, **changes):
-        "Images for `captions` with per-image `seeds`, the bar following the steps; what `Run.generate` gives for the same seeds."
+        "Images for `captions` with per-image `seeds`, drawn by the pipeline with the bar following its steps (and the `Trajectory`)."
         s = self.settings(**changes)
-        ids, mask = self.tok(list(captions))
         self.progress.max, self.progress.value = s.steps, 0
-        def tick(i, t, x, x0): self.progress.value = i + 1
-        out = sample(self.run.model, ids, mask, self.run.sched, self.run.cfg.unet.image_size, s, seed=list(seeds),
-                     channels=self.run.cfg.unet.num_channels, callback=tick, return_trajectory=trajectory)
-        return (to_uint8(out[0]), out[1]) if trajectory else to_uint8(out)
+        traj = Trajectory() if trajectory else None
+        def tick(i, t, x, x0):
+            self.progress.value = i + 1
+            if traj is not None: traj(i, t, x, x0)
+        imgs = self.pipe(list(captions), seed=list(seeds), sampling=s, callback=tick, output_type='uint8').images
+        return (imgs, traj) if trajectory else imgs
 
     def _show(self, images, labels, title, ncols=8, **kw):
         self.images = images
@@ -244,15 +210,15 @@ class Playground(W.VBox):
         img, tr = self._draw([cap], [seed], trajectory=True)
         i = int(0.7 * (len(tr.t) - 1))                              # late: the picture has formed
         ids, mask = self.tok([cap])
-        maps = cross_attention_maps(self.run.model, tr.x[i].to(next(self.run.model.parameters()).device), torch.tensor([tr.t[i]]), ids, mask)
+        maps = cross_attention_maps(self.pipe.model, tr.x[i].to(self.pipe.device), torch.tensor([tr.t[i]]), ids, mask)
         big = max(m.shape[1] for m in maps)
         avg = torch.stack([m for m in maps if m.shape[1] == big]).mean(0)[0]          # (h, w, L)
         toks = self.tok.tokenize(cap)
         pick = [j for j, w in enumerate(toks) if w not in ('/', NULL)][:15]
         size = img.shape[1]
-        heats = [np.asarray(Image.fromarray(heat(avg[..., j].numpy())).resize((size, size), Image.NEAREST)) for j in pick]
+        heatmaps = [np.asarray(Image.fromarray(heatmap_rgb(avg[..., j].numpy())).resize((size, size), Image.NEAREST)) for j in pick]
         name = lambda j: toks[j] if self.tok.stoi.get(toks[j], UNK_ID) != UNK_ID else f"{toks[j]} (unknown)"
-        self._show(np.stack([img[0], *heats]), ['painting'] + [name(j) for j in pick],
+        self._show(np.stack([img[0], *heatmaps]), ['painting'] + [name(j) for j in pick],
                    f"where each word acts (cross-attention at step {i + 1} of {len(tr.t)}, bright = attends more): {cap}", ncols=8, label_lines=2)
 
     # -- messages
@@ -264,3 +230,41 @@ class Playground(W.VBox):
     def _error(self, e: Exception):
         line = (str(e).splitlines() or [type(e).__name__])[0]
         self.status.value = f'<span style="color:#c0392b">&#9888; {html.escape(line)}</span>'
+
+# %% ../nbs/50_playground.ipynb #ffadade1
+def _offline_voila(d: Path) -> dict:
+    "Environment for a Voila that fetches nothing from the internet: its lab template without the Font Awesome CDN links."
+    from jupyter_core.paths import jupyter_path
+    src = next((Path(p) / 'voila' / 'templates' / 'lab' / 'index.html.j2' for p in jupyter_path()
+                if (Path(p) / 'voila' / 'templates' / 'lab' / 'index.html.j2').is_file()), None)
+    if src is None: return {}
+    dst = d / 'jupyter' / 'voila' / 'templates' / 'lab' / 'index.html.j2'           # found before the installed one
+    dst.parent.mkdir(parents=True)
+    dst.write_text(''.join(l for l in src.read_text().splitlines(keepends=True) if '//cdn.' not in l))
+    return {'JUPYTER_PATH': os.pathsep.join([str(d / 'jupyter'), *filter(None, [os.environ.get('JUPYTER_PATH')])])}
+
+def _playground_notebook(model: str, device: str) -> str:
+    "A one-cell notebook (JSON) that displays the playground of `model`."
+    cell = f"from artdiff_nb.playground import Playground\ndisplay(Playground({model!r}, device={device!r}))"
+    return json.dumps(dict(cells=[dict(cell_type='code', metadata={}, execution_count=None, outputs=[], source=cell)], nbformat=4, nbformat_minor=5,
+                           metadata=dict(kernelspec=dict(name='python3', display_name='Python 3', language='python'))))
+
+def serve_playground(model: str = 'pretrained', port: int = 8866, device: str = 'auto', open_browser: bool = True) -> int:
+    """Serve the playground of `model` with Voila at http://127.0.0.1:`port` until Ctrl-C; returns Voila's exit status.
+    The model is loaded here first, so a bad name fails in one line (and a Hub model is in the cache for the kernel)."""
+    voila = shutil.which('voila', path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if voila is None: raise FileNotFoundError("the browser playground runs on Voila, which is not installed: pip install 'artdiff_nb[playground]' "
+                                              "(or pip install voila); in Jupyter, display(Playground(...)) needs nothing more")
+    pipe = ArtDiffPipeline.from_pretrained(model, device=device)
+    model = str(Path(model).resolve()) if Path(model).exists() else model
+    with tempfile.TemporaryDirectory(prefix='artdiff-playground-') as d:
+        nb = Path(d) / 'artdiff playground.ipynb'
+        nb.write_text(_playground_notebook(model, device))
+        url = f"http://127.0.0.1:{port}/"
+        print(f"the caption playground of {pipe.name} (step {pipe.step}) at {url} (Voila); Ctrl-C stops", flush=True)
+        if open_browser:
+            import webbrowser; threading.Timer(3, webbrowser.open, [url]).start()
+        cmd = [voila, '--no-browser', f'--port={port}', '--Voila.ip=127.0.0.1', '--strip_sources=True', '--show_tracebacks=False',
+               '--VoilaConfiguration.extension_denylist=jupyterlab-jupytext', str(nb)]   # jupytext's lab extension fails in Voila
+        try: return subprocess.run(cmd, env={**os.environ, **_offline_voila(Path(d))}).returncode
+        except KeyboardInterrupt: return 0

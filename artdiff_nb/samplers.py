@@ -13,7 +13,7 @@ from typing import Callable, ClassVar, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
-from .core import check_int, check_float, check_choice
+from .core import check_int, check_float, check_choice, InvalidArgumentType
 from .captions import PAD_ID
 from .images import to_uint8
 from .schedules import NoiseSchedule
@@ -127,12 +127,16 @@ class SamplingConfig:
         check_int('steps', self.steps, *self.BOUNDS['steps'])
         object.__setattr__(self, 'guidance_scale', check_float('guidance_scale', self.guidance_scale, *self.BOUNDS['guidance_scale']))
         object.__setattr__(self, 'eta', check_float('eta', self.eta, *self.BOUNDS['eta']))
-        if not isinstance(self.clip_x0, bool): raise TypeError(f"clip_x0 must be true or false, got {self.clip_x0!r}")
+        if not isinstance(self.clip_x0, bool): raise InvalidArgumentType('clip_x0', f"clip_x0 must be true or false, got {self.clip_x0!r}")
         check_choice('spacing', self.spacing, SPACINGS)
 
     def replace(self, **options) -> 'SamplingConfig':
         "A checked copy with `options` changed; an option given as None keeps its value."
         return dataclasses.replace(self, **{k: v for k, v in options.items() if v is not None})
+
+    def options(self) -> dict:
+        "The settings a person changes per call (sampler, steps, guidance_scale, eta), as evaluations and the server record them."
+        return dict(sampler=self.sampler, steps=self.steps, guidance_scale=self.guidance_scale, eta=self.eta)
 
 # %% ../nbs/13_samplers.ipynb #b4f58033
 def _pad_tokens(a: torch.Tensor, n: int) -> torch.Tensor:

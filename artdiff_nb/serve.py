@@ -6,7 +6,7 @@ Docs: https://artdiff.github.io/artdiff_nb/serve.html.md"""
 
 # %% auto #0
 __all__ = ['MAX_ITEMS', 'MAX_CAPTION_CHARS', 'MAX_BODY_BYTES', 'MAX_IMAGES_PER_CAPTION', 'float_image_b64', 'decode_eir_image',
-           'Batcher', 'PredictItem', 'BodyLimit', 'create_app']
+           'Batcher', 'PredictItem', 'BodyLimit', 'create_app', 'remote_images']
 
 # %% ../nbs/40_serve.ipynb #bdcfa34f
 import asyncio, base64, json, re, threading, time
@@ -24,7 +24,7 @@ import artdiff_nb
 
 from .core import check_int, check_float
 from .samplers import SAMPLERS, SamplingConfig
-from .images import encode_image
+from .images import encode_image, decode_image
 
 # %% ../nbs/40_serve.ipynb #6f8126bf
 MAX_ITEMS, MAX_CAPTION_CHARS, MAX_BODY_BYTES, MAX_IMAGES_PER_CAPTION = 32, 1000, 64 * 2**20, 8
@@ -49,8 +49,8 @@ class _Job:
 
 class Batcher:
     "Merge concurrent requests into sampler calls of up to `max_batch` images, run one at a time off the event loop."
-    def __init__(self, run, max_batch: int = 16, window: float = 0.02):
-        self.run, self.max_batch, self.window = run, check_int('max_batch', max_batch, min=1), check_float('window', window, 0, 10)
+    def __init__(self, pipe, max_batch: int = 16, window: float = 0.02):
+        self.pipe, self.max_batch, self.window = pipe, check_int('max_batch', max_batch, min=1), check_float('window', window, 0, 10)
         self.queue: asyncio.Queue = asyncio.Queue()
         self.lock = threading.Lock()
         self.calls = self.images = 0
@@ -62,7 +62,7 @@ class Batcher:
         return await fut
 
     def _generate(self, captions, seeds, sampling: SamplingConfig) -> np.ndarray:
-        with self.lock: return self.run.generate(captions, seed=seeds, sampling=sampling)
+        with self.lock: return self.pipe(captions, seed=seeds, sampling=sampling, output_type='uint8').images
 
     async def _loop(self):
         loop = asyncio.get_running_loop()
@@ -146,16 +146,16 @@ def _readable_errors(app: FastAPI) -> None:
         msg = 'malformed JSON' if e.get('type') == 'json_invalid' else e.get('msg', 'invalid')
         return JSONResponse({'detail': f"{where}: {msg}" + (f" ({len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else '')}, 422)
 
-def _bounds(run) -> dict:
+def _bounds(pipe) -> dict:
     "The bounds of every option: the sampling config's, steps also capped by the schedule's T."
     b = SamplingConfig.BOUNDS
-    return {'steps': [b['steps'][0], min(b['steps'][1], run.sched.T)], 'sampler': list(SAMPLERS), 'guidance_scale': list(b['guidance_scale']),
+    return {'steps': [b['steps'][0], min(b['steps'][1], pipe.noise_schedule.T)], 'sampler': list(SAMPLERS), 'guidance_scale': list(b['guidance_scale']),
             'eta': list(b['eta']), 'n_images': [1, MAX_IMAGES_PER_CAPTION], 'items': [1, MAX_ITEMS],
             'caption_chars': [1, MAX_CAPTION_CHARS], 'body_bytes': MAX_BODY_BYTES}
 
-def _add_predict(app: FastAPI, run, timeout: float) -> None:
-    "`POST /predict`: EIR's body and answer; options as query parameters, defaulting to the run's sampling config."
-    d, b = run.sampling, _bounds(run)
+def _add_predict(app: FastAPI, pipe, timeout: float) -> None:
+    "`POST /predict`: EIR's body and answer; options as query parameters, defaulting to the model's sampling config."
+    d, b = pipe.sampling, _bounds(pipe)
     @app.post('/predict', summary="Images for captions (EIR's request and response format)")
     async def predict(items: Annotated[List[PredictItem], Field(min_length=1, max_length=MAX_ITEMS)],
                       steps: Annotated[int, Query(ge=b['steps'][0], le=b['steps'][1])] = d.steps,
@@ -173,39 +173,69 @@ def _add_predict(app: FastAPI, run, timeout: float) -> None:
         C = imgs.shape[-1]
         return {'result': [{'image': float_image_b64(im), 'shape': [C, *im.shape[:2]], 'png': encode_image(im), 'seed': s, 'caption': c}
                            for im, s, c in zip(imgs, seeds, caps)],
-                'options': dict(steps=steps, sampler=sampler, guidance_scale=guidance_scale, eta=eta, n_images=n_images)}
+                'options': dict(sampling.options(), n_images=n_images)}
 
-def create_app(run, max_batch: int = 16, batch_window_ms: float = 20, timeout: float = 120.0):
-    "The FastAPI app serving `run` (a `train.Run`): `/predict`, `/info`, `/health`, and OpenAPI docs at `/docs`."
-    cfg, timeout = run.cfg, check_float('timeout', timeout, min=0.1)
+def _add_docs(app: FastAPI) -> None:
+    """`GET /docs`: the endpoints and their parameters, read from the OpenAPI schema, as a page that fetches nothing (FastAPI's
+    own Swagger page loads its scripts from a CDN, which an offline machine cannot reach); the schema itself is `/openapi.json`."""
+    from fastapi.responses import HTMLResponse
+    from html import escape
+    @app.get('/docs', include_in_schema=False, response_class=HTMLResponse)
+    async def docs():
+        rows = []
+        for path, ops in app.openapi()['paths'].items():
+            for method, op in ops.items():
+                params = ', '.join(f"{p['name']}" for p in op.get('parameters', []))
+                rows.append(f"<tr><td><code>{method.upper()} {escape(path)}</code></td><td>{escape(op.get('summary', ''))}</td><td>{escape(params)}</td></tr>")
+        return (f"<!doctype html><title>{escape(app.title)} API</title><h1>{escape(app.title)} {escape(app.version)}: the HTTP API</h1>"
+                f"<p>{escape(app.description)}</p><table border=1 cellpadding=4><tr><th>endpoint</th><th>what</th><th>query parameters</th></tr>"
+                + ''.join(rows) + "</table><p>The full schema, for any OpenAPI tool: <a href='/openapi.json'>/openapi.json</a>.</p>")
+
+def create_app(pipe, max_batch: int = 16, batch_window_ms: float = 20, timeout: float = 120.0):
+    "The FastAPI app serving `pipe` (an `ArtDiffPipeline`): `/predict`, `/info`, `/health`, the API's schema at `/openapi.json`, read at `/docs`."
+    cfg, timeout = pipe.config, check_float('timeout', timeout, min=0.1)
 
     @asynccontextmanager
     async def lifespan(app):
-        app.state.batcher = Batcher(run, max_batch, batch_window_ms / 1000)
+        app.state.batcher = Batcher(pipe, max_batch, batch_window_ms / 1000)
         yield
         app.state.batcher.task.cancel()
 
-    app = FastAPI(title='artdiff_nb', version=artdiff_nb.__version__, lifespan=lifespan,
+    app = FastAPI(title='artdiff_nb', version=artdiff_nb.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description=f"Caption-to-image diffusion, trained on {cfg.data.source} at {cfg.unet.image_size}px; EIR's /predict.")
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     _readable_errors(app)
-    _add_predict(app, run, timeout)
+    _add_predict(app, pipe, timeout)
+    _add_docs(app)
 
     @app.get('/info', summary='The model, its vocabulary, defaults and bounds')
     async def info():
-        s = run.sampling
-        return {'model': {'run': run.name, 'checkpoint': run.checkpoint.name, 'step': run.step,
-                          'parameters': sum(p.numel() for p in run.model.parameters()), 'widths': list(cfg.unet.widths),
+        return {'model': {'run': pipe.name, 'checkpoint': pipe.source.name if pipe.source else None, 'step': pipe.step,
+                          'parameters': pipe.num_parameters, 'widths': list(cfg.unet.widths),
                           'prediction_type': cfg.schedule.prediction_type, 'schedule': cfg.schedule.beta_schedule, 'T': cfg.schedule.T},
                 'image': {'size': cfg.unet.image_size, 'channels': cfg.unet.num_channels, 'encoding': 'base64 float32 C x H x W in [0, 1]'},
-                'vocabulary': {'size': len(run.tok), 'max_length': run.tok.max_length},
-                'training': {'source': cfg.data.source, 'batch_size': cfg.data.batch_size, 'lr': cfg.optim.lr, 'steps': run.step},
-                'defaults': dict(steps=s.steps, sampler=s.sampler, guidance_scale=s.guidance_scale, eta=s.eta),
-                'bounds': _bounds(run), 'batching': {'max_batch': max_batch, 'window_ms': batch_window_ms, 'timeout_s': timeout}}
+                'vocabulary': {'size': len(pipe.tokenizer), 'max_length': pipe.tokenizer.max_length},
+                'training': {'source': cfg.data.source, 'batch_size': cfg.data.batch_size, 'lr': cfg.optim.lr, 'steps': pipe.step},
+                'defaults': pipe.sampling.options(),
+                'bounds': _bounds(pipe), 'batching': {'max_batch': max_batch, 'window_ms': batch_window_ms, 'timeout_s': timeout}}
 
     @app.get('/health', summary='Liveness, and what the batcher has done')
     async def health():
         b = app.state.batcher
-        return {'status': 'ok', 'step': run.step, 'queued': b.queue.qsize(), 'sampler_calls': b.calls, 'images': b.images}
+        return {'status': 'ok', 'step': pipe.step, 'queued': b.queue.qsize(), 'sampler_calls': b.calls, 'images': b.images}
 
     return app
+
+# %% ../nbs/40_serve.ipynb #144e4315
+def remote_images(url: str, captions, seed: Optional[int] = None, **options) -> np.ndarray:
+    """uint8 images (B x H x W x C) for `captions` from the `artdiff serve` at `url`; `options`: steps, sampler, guidance_scale,
+    eta (None keeps the server's default)."""
+    import requests
+    params = {k: v for k, v in dict(seed=seed, **options).items() if v is not None}
+    try: r = requests.post(url.rstrip('/') + '/predict', json=[{'caption': c} for c in captions], params=params, timeout=600)
+    except requests.RequestException as e: raise ConnectionError(f"cannot reach {url}: {type(e).__name__}") from None
+    if r.status_code != 200:
+        try: detail = r.json().get('detail', r.text)
+        except ValueError: detail = r.text
+        raise ValueError(f"{url} answered {r.status_code}: {str(detail)[:200]}")
+    return np.stack([decode_image(x['png']) if 'png' in x else decode_eir_image(x['image'], x['shape']) for x in r.json()['result']])   # PNG: lossless

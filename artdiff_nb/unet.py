@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .core import check_int, check_float
+from .core import check_int, check_float, InvalidArgument
 from .encoder import CaptionEncoder, EncoderConfig
 
 # %% auto #0
@@ -39,14 +39,14 @@ class UNetConfig:
         check_int('image_size', self.image_size, min=8); check_int('num_channels', self.num_channels, min=1)
         check_int('blocks_per_level', self.blocks_per_level, min=1)
         check_int('head_dim', self.head_dim, min=1); check_float('dropout', self.dropout, 0, 1)
-        if not self.widths: raise ValueError("widths must name at least one level")
+        if not self.widths: raise InvalidArgument('widths', "widths must name at least one level")
         for w in self.widths:
             check_int('widths', w, min=1)
-            if w % max(1, w // self.head_dim): raise ValueError(f"widths: {w} channels do not split into heads of about head_dim={self.head_dim}")
+            if w % max(1, w // self.head_dim): raise InvalidArgument('widths', f"widths: {w} channels do not split into heads of about head_dim={self.head_dim}")
         for f in ('attn_levels', 'cross_attn_levels'):
-            for l in getattr(self, f): check_int(f"{f}: attention level", l, min=0, max=len(self.widths) - 1)
+            for l in getattr(self, f): check_int(f, l, min=0, max=len(self.widths) - 1)   # a level of the UNet
         if self.image_size % self.factor:
-            raise ValueError(f"image_size {self.image_size} must be divisible by 2^{len(self.widths) - 1} for {len(self.widths)} levels")
+            raise InvalidArgument('image_size', f"image_size {self.image_size} must be divisible by 2^{len(self.widths) - 1} for {len(self.widths)} levels")
 
     @property
     def factor(self) -> int:

@@ -1,7 +1,7 @@
 """Training and sampling with glibc's default malloc against `retain_freed_memory`, in one run, as ratios.
 
 - reference: glibc's defaults (`ARTDIFF_RETAIN_MEMORY=0`): large freed blocks go back to the system after every step;
-- ours: `artdiff_nb.core.retain_freed_memory`, which `train`, `diffusion_learner` and `load_run` call: freed blocks up
+- ours: `artdiff_nb.core.retain_freed_memory`, which `train`, `diffusion_learner` and every `artdiff` command call: freed blocks up
   to 32 MB stay in the heap for the next step.
 
 Each measurement runs in a fresh process (the setting lasts for the life of a process), the two sides alternated, `--rounds`
@@ -34,13 +34,15 @@ def work_train(steps: int) -> dict:
     return dict(images_per_s=loop_rate(cfg, steps), **_costs(since, steps * cfg.data.batch_size))
 
 def work_sample(n: int) -> dict:
-    from artdiff_nb.train import load_run
+    from artdiff_nb.core import retain_freed_memory
+    from artdiff_nb.pipeline import ArtDiffPipeline
     from artdiff_nb.procart import sample_painting
-    run = load_run('pretrained')
+    retain_freed_memory()                                            # as `artdiff generate` does (it does nothing with ARTDIFF_RETAIN_MEMORY=0)
+    pipe = ArtDiffPipeline.from_pretrained('pretrained', device='cpu')
     caps = [sample_painting(1, i).caption for i in range(n)]
-    run.generate(caps[:8])                                           # warm-up
+    pipe(caps[:8], seed=0, output_type='uint8')                      # warm-up
     since, t0 = _usage(), time.perf_counter()
-    for _ in range(2): run.generate(caps)
+    for _ in range(2): pipe(caps, seed=0, output_type='uint8')
     return dict(images_per_s=2 * n / (time.perf_counter() - t0), **_costs(since, 2 * n))
 
 def measure(what: str, retain: bool, arg: int) -> dict:

@@ -1,4 +1,4 @@
-"""How fast the caption playground answers a click, against the library call it makes (`Run.generate`), in one run.
+"""How fast the caption playground answers a click, against the library call it makes (the pipeline's), in one run.
 
 The playground is for playing: one image at the default settings should come back well under a second after the model
 is loaded. Measured on the shipped `pretrained` model (or --model-path), median of --repeats clicks, each mode once.
@@ -8,8 +8,8 @@ import argparse, statistics, time
 
 def main(model_path='pretrained', repeats=7):
     from artdiff_nb.playground import Playground
-    from artdiff_nb.train import load_run
-    t0 = time.perf_counter(); run = load_run(model_path); load_s = time.perf_counter() - t0
+    from artdiff_nb.pipeline import ArtDiffPipeline
+    t0 = time.perf_counter(); run = ArtDiffPipeline.from_pretrained(model_path, device='cpu'); load_s = time.perf_counter() - t0
     pg = Playground(run)
     pg.n_images.value = 1
     cap, s = pg.caption.value, pg.settings()
@@ -18,12 +18,12 @@ def main(model_path='pretrained', repeats=7):
         for i in range(repeats + 1):
             t = time.perf_counter(); f(); out.append(time.perf_counter() - t)
         return statistics.median(out[1:])                      # the first warms up
-    lib = timed(lambda: run.generate([cap], seed=0, sampling=s))
+    lib = timed(lambda: run([cap], seed=0, sampling=s, output_type='uint8'))
     click = timed(pg.generate_button.click)
-    print(f"model {run.name} (step {run.step}, {run.cfg.unet.image_size}px), loaded in {load_s:.2f} s; "
+    print(f"model {run.name} (step {run.step}, {run.image_size}px), loaded in {load_s:.2f} s; "
           f"{s.sampler}, {s.steps} steps, guidance {s.guidance_scale:g}\n")
-    print('| what | seconds | vs Run.generate |\n|---|---|---|')
-    print(f"| Run.generate, 1 image (reference) | {lib:.3f} | 1.00x |")
+    print('| what | seconds | vs the pipeline |\n|---|---|---|')
+    print(f"| the pipeline, 1 image (reference) | {lib:.3f} | 1.00x |")
     print(f"| playground Generate click, 1 image | {click:.3f} | {click / lib:.2f}x |")
     for m, label in (('style', 'Every style (27 images)'), ('guidance', 'Guidance sweep (8 images)'), ('trajectory', 'Denoising (1 image)'),
                      ('attention', 'Where words act')):

@@ -5,12 +5,12 @@ Run: `.venv/bin/python bench/quality.py --model-path runs/procart-cpu [--n 270] 
 import argparse
 from artdiff_nb.metrics import evaluate, evaluation_table
 from artdiff_nb.procart import FAMILY
-from artdiff_nb.train import load_run
+from artdiff_nb.pipeline import ArtDiffPipeline
 
 def main(model_path, n=270, **options):
-    run = load_run(model_path)
+    run = ArtDiffPipeline.from_pretrained(model_path, device='cpu')
     s = run.sampling.replace(**options)
-    r = evaluate(run, n=n, progress=False, **options)
+    r = evaluate(run, n=n, progress=False, sampling=s)
     print(f"run: {run}; sampling: {s.sampler}, {s.steps} steps, guidance {s.guidance_scale:g}; {n} held-out captions\n")
     print(evaluation_table(r))
     print('\n| style | family | samples in the caption\'s style |\n|---|---|---|')

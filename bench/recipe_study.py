@@ -42,7 +42,8 @@ from artdiff_nb.captions import CaptionTokenizer
 from artdiff_nb.config import load_preset
 from artdiff_nb.metrics import SCORED, evaluate
 from artdiff_nb.runfolder import read_log
-from artdiff_nb.train import Run, make_schedule, train
+from artdiff_nb.pipeline import ArtDiffPipeline
+from artdiff_nb.train import train
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / 'bench' / 'results'
@@ -230,7 +231,7 @@ def quality(names, minutes, n, seed: int = 0):
             trained = time.perf_counter() - t0
             for m, step in marks.items():
                 model = dict(cb.kept)[step]
-                r = evaluate(Run(model, tok, make_schedule(cfg), cfg, run, step, name=name), n=n, progress=False)
+                r = evaluate(ArtDiffPipeline(model, tok, cfg, step=step, name=name), n=n, progress=False)
                 row = dict(variant=name, seed=seed, minutes=m, step=step, batch_size=bs, images=step * bs, rate_img_s=round(rate, 1),
                            **{k: round(r['fidelity'][k], 4) for k in SCORED}, mean=round(float(np.mean([r['fidelity'][k] for k in SCORED])), 4),
                            fd_critic=round(r['fd_critic'], 2), n=n, wall_s=round(trained))
@@ -267,7 +268,7 @@ def steps(names, marks, n, seed: int = 0):
             run = train(cfg.replace(output_folder=str(Path(d) / 'run'), checkpoint_interval=marks[-1]), max_steps=marks[-1], progress=False, cbs=[cb])
             tok, trained = CaptionTokenizer.load(run / 'tokenizer.json'), time.perf_counter() - t0
             for step, model in cb.kept:
-                r = evaluate(Run(model, tok, make_schedule(cfg), cfg, run, step, name=name), n=n, progress=False)
+                r = evaluate(ArtDiffPipeline(model, tok, cfg, step=step, name=name), n=n, progress=False)
                 row = dict(variant=name, seed=seed, step=step, batch_size=cfg.data.batch_size, images=step * cfg.data.batch_size,
                            threads=torch.get_num_threads(), **{k: round(r['fidelity'][k], 4) for k in SCORED},
                            mean=round(float(np.mean([r['fidelity'][k] for k in SCORED])), 4), fd_critic=round(r['fd_critic'], 2), n=n,
@@ -297,7 +298,7 @@ def table():
 def bare_step(name: str, bs: int = 64, px: int | None = None, bf16: bool = False, compile: bool = False):
     "One training step of the variant's model on random data at batch `bs` and `px` pixels (default: its image size), as a function."
     import torch.nn.functional as F
-    from artdiff_nb.train import make_model
+    from artdiff_nb.pipeline import make_model
     cfg = config(name); px = px or cfg.unet.image_size
     torch.manual_seed(0)
     m = make_model(cfg, 400); m.unet.to(memory_format=torch.channels_last)

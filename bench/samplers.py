@@ -15,7 +15,7 @@ from pathlib import Path
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 import numpy as np
 from artdiff_nb.metrics import evaluate, SCORED
-from artdiff_nb.train import load_run
+from artdiff_nb.pipeline import ArtDiffPipeline
 
 SAMPLERS = [('ddpm', 1000), ('ddpm', 250), ('ddim', 200), ('ddim', 50), ('ddim', 25), ('dpm++2m', 25), ('dpm++2m', 20), ('dpm++2m', 10)]
 GUIDANCE = [1.0, 2.0, 3.0, 5.0]
@@ -55,13 +55,13 @@ def read_rows(path):
     with open(path, newline='') as f: return [{k: num(v) for k, v in r.items()} for r in csv.DictReader(f)]
 
 def main(model_path, n=108, out_dir=ROOT / 'bench' / 'results', guidance=GUIDANCE, guidance_only=False):
-    run = load_run(model_path)
+    run = ArtDiffPipeline.from_pretrained(model_path, device='cpu')
     g0 = run.sampling.guidance_scale
     settings = [] if guidance_only else [('steps', dict(sampler=s, steps=k, guidance_scale=g0, eta=0.0)) for s, k in SAMPLERS]
     settings += [('guidance', dict(sampler='dpm++2m', steps=20, guidance_scale=g, eta=0.0)) for g in guidance]
     rows = []
     for study, opts in settings:
-        r = evaluate(run, n=n, progress=False, **opts)
+        r = evaluate(run, n=n, progress=False, sampling=run.sampling.replace(**opts))
         row = dict(study=study, **opts, evals=opts['steps'] * (2 if opts['guidance_scale'] != 1 else 1),
                    fidelity_mean=float(np.mean([r['fidelity'][k] for k in SCORED])), **{f'fidelity_{k}': r['fidelity'][k] for k in SCORED},
                    fd_critic=r['fd_critic'], kd_critic=r['kd_critic'], seconds_per_image=r['sampling_seconds'] / n, fd_floor=r['fd_floor'])

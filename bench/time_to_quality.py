@@ -43,7 +43,8 @@ from artdiff_nb.encoder import CaptionEncoder, drop_captions
 from artdiff_nb.metrics import SCORED, evaluate
 from artdiff_nb.schedules import NoiseSchedule
 from artdiff_nb.runfolder import read_log
-from artdiff_nb.train import Run, load_run, make_schedule, make_sources, make_tokenizer, train
+from artdiff_nb.pipeline import ArtDiffPipeline
+from artdiff_nb.train import make_sources, make_tokenizer, train
 from train_step import DiffusersDenoiser              # bench/ is on the path when a bench script runs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +73,7 @@ def run_ours(cfg, marks, folder: Path):
     cb = Marks(marks)
     run = train(cfg.replace(output_folder=str(folder / 'ours'), checkpoint_interval=steps), max_steps=steps, progress=False, cbs=[cb])
     tok = CaptionTokenizer.load(run / 'tokenizer.json')
-    return [(m, step, Run(model.eval(), tok, make_schedule(cfg), cfg, run, step, name='ours')) for m, step, model in cb.kept], tok
+    return [(m, step, ArtDiffPipeline(model.eval(), tok, cfg, step=step, name='ours')) for m, step, model in cb.kept], tok
 
 def run_ours_budgets(cfg, marks, folder: Path):
     """Ours when the recipe has a shape in steps (the preset's half-size first phase, `low_res_fraction`): one run per mark,
@@ -96,7 +97,7 @@ def run_ours_budgets(cfg, marks, folder: Path):
         run = train(cfg.replace(output_folder=str(folder / f'ours_{m:g}'), checkpoint_interval=steps), max_steps=steps, progress=False)
         took, log = time.perf_counter() - t0, read_log(run / 'training_log.csv')
         trained = max(r['elapsed_s'] for r in log if r.get('images_per_s'))
-        r = load_run(run); r.name, tok = 'ours', r.tok                  # its EMA weights at the last step
+        r = ArtDiffPipeline.from_pretrained(run, device='cpu'); r.name, tok = 'ours', r.tokenizer                 # its EMA weights at the last step
         print(f"ours, a run of its own for {m / 60:g} min: {steps} steps, {trained:.0f} s of training ({took:.0f} s with setup)", flush=True)
         kept.append((m, steps, r))
         half = round(f * steps)
@@ -130,7 +131,7 @@ def run_reference(cfg, tok, marks, lr=REFERENCE_LR, warmup=100, caption_dropout=
             step += 1
             if time.perf_counter() - t0 >= marks[0]:
                 m = copy.deepcopy(model).eval()
-                kept.append((marks.pop(0), step, Run(m, tok, NoiseSchedule(ref_cfg.schedule), ref_cfg, Path('reference'), step, name='reference')))
+                kept.append((marks.pop(0), step, ArtDiffPipeline(m, tok, ref_cfg, NoiseSchedule(ref_cfg.schedule), step=step, name='reference')))
     finally: stream.close()
     return kept
 

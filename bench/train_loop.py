@@ -20,7 +20,8 @@ from artdiff_nb.data import collate
 from artdiff_nb.learner import diffusion_loss, sample_timesteps
 from artdiff_nb.runfolder import read_log
 from artdiff_nb.sources import ProcArtSource
-from artdiff_nb.train import make_model, make_schedule, make_tokenizer, train
+from artdiff_nb.pipeline import make_model, make_schedule
+from artdiff_nb.train import make_tokenizer, train
 
 def bare_step_rate(cfg, steps: int) -> float:
     "Images/s of the preset's step in a plain loop on one batch of painted images."

@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from artdiff_nb.config import load_preset
 from artdiff_nb.core import retain_freed_memory
-from artdiff_nb.train import make_model
+from artdiff_nb.pipeline import make_model
 
 class DiffusersDenoiser(torch.nn.Module):
     """Our caption `encoder` in front of diffusers' UNet2DConditionModel with `cfg`'s widths, called like CaptionDiffusion

@@ -1,4 +1,4 @@
-import io, json, os, signal, subprocess, sys
+import contextlib, io, json, os, shutil, signal, subprocess, sys
 from pathlib import Path
 
 import numpy as np
@@ -37,18 +37,21 @@ def wait_port(port: int, proc=None, timeout: float = 60) -> None:
         time.sleep(0.05)
     raise TimeoutError(f"nothing listening on port {port}")
 
-# ---- training configs
+# ---- training configs and the one trained model
 def tiny_config(folder, **changes):
-    "A `TrainConfig` small enough to train in seconds: 16 px, a two-level UNet, a one-layer caption encoder."
-    from artdiff_nb.config import TrainConfig
-    from artdiff_nb.data import DataConfig
-    from artdiff_nb.encoder import EncoderConfig
-    from artdiff_nb.unet import UNetConfig
-    base = TrainConfig(output_folder=str(folder), max_steps=10, checkpoint_interval=5, sample_interval=5, n_sample_captions=2,
-                       data=DataConfig(batch_size=8, valid_size=8, vocab_sample=200),
-                       unet=UNetConfig(image_size=16, widths=(16, 32), blocks_per_level=1, attn_levels=(1,), cross_attn_levels=(1,), head_dim=16),
-                       encoder=EncoderConfig(embedding_dim=32, num_layers=1, num_heads=2))
+    "The shipped `tiny` preset (16 px, a two-level UNet, a one-layer caption encoder), shorter still, into `folder`, with `changes`."
+    from artdiff_nb.config import load_preset
+    base = load_preset('tiny').replace(output_folder=str(folder), max_steps=10, checkpoint_interval=5, sample_interval=5, n_sample_captions=2,
+                                       data={'batch_size': 8, 'valid_size': 8, 'vocab_sample': 200})
     return base.replace(**changes)
+
+@pytest.fixture(scope='session')
+def tiny_run(tmp_path_factory):
+    "One tiny model trained once for the whole session (6 steps, checkpoints at 3 and 6): what the tests that read a model load."
+    from artdiff_nb.train import train
+    cfg = tiny_config(tmp_path_factory.mktemp('tiny') / 'run', max_steps=6, checkpoint_interval=3, sample_interval=6, n_saved_models=2,
+                      sampling={'sampler': 'dpm++2m', 'steps': 4, 'guidance_scale': 2.0})
+    return train(cfg, progress=False)
 
 def write_configs(d: Path, iterations=30, interval=5, source='procart', **globals_extra):
     "A tiny run in EIR's five files: 16 px, a two-level UNet, a one-layer caption encoder."
@@ -77,19 +80,47 @@ def write_configs(d: Path, iterations=30, interval=5, source='procart', **global
             '--fusion_configs', d / 'fusion.yaml', '--output_configs', d / 'output_image.yaml']
 
 
-# ---- the stream: a server process and EIR's client messages
+# ---- servers in subprocesses, and the browser
+def stop(p, sig=signal.SIGTERM, group: bool = False):
+    "Stop server process `p` with `sig` (to its whole process group with `group`), and kill it if it lingers."
+    if p.poll() is None:
+        os.killpg(p.pid, sig) if group else p.send_signal(sig)
+        try: p.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL) if group else p.kill()
+            p.wait()
+
+@contextlib.contextmanager
+def served(*cmd, port: int, env=None, timeout: float = 120, sig=signal.SIGTERM, group: bool = False):
+    "Run server command `cmd` until it listens on 127.0.0.1:`port`; yield its process; always stop it (`sig`, then kill)."
+    p = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, **(env or {})}, start_new_session=group)
+    try:
+        wait_port(port, p, timeout)
+        yield p
+    finally: stop(p, sig, group)
+
 def start_stream(*args, port=None):
+    "`artdiff stream` on a free port, listening: (process, port); stop it with `stop`."
     port = port or free_port()
     p = subprocess.Popen([str(BIN / 'artdiff'), 'stream', '--port', str(port), *map(str, args)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_port(port, p)
     return p, port
 
-def stop(p):
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try: p.wait(10)
-        except subprocess.TimeoutExpired: p.kill(); p.wait()
+CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
+CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+                  '--disable-component-update', '--disable-sync']
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason='no chromium here (apt-get install chromium)')
+
+@contextlib.contextmanager
+def chromium():
+    "Debian's chromium driven by Playwright (which cannot download its own browsers here); closed on the way out."
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try: yield browser
+        finally: browser.close()
 
 def hello(ws, version='1.0', worker_id=0):
     ws.send(json.dumps({'type': 'handshake', 'version': version, 'worker_id': worker_id}))

@@ -12,6 +12,30 @@ def test_help_and_version():
     r = artdiff('sheet', '--help')
     assert r.returncode == 0 and '--n-per-style' in r.stdout
 
+COMMANDS = ('sheet', 'stream', 'train', 'generate', 'grid', 'evaluate', 'export', 'push', 'serve', 'playground')
+
+@pytest.mark.parametrize('cmd', COMMANDS)
+def test_every_command_describes_itself_with_an_example(cmd):
+    r = artdiff(cmd, '--help')
+    assert r.returncode == 0 and f'example:\n  artdiff {cmd}' in r.stdout, r.stdout
+    assert cmd in artdiff('--help').stdout
+
+def test_shared_options_have_one_name_and_one_default():
+    "The same option means the same thing everywhere: its name, and its default, are those of every other command that has it."
+    import re
+    from artdiff_nb.cli import build_parser
+    subs = next(a for a in build_parser()._actions if a.dest == 'command').choices
+    seen = {}
+    for name, p in subs.items():
+        for a in p._actions:
+            for flag in a.option_strings:
+                if flag in ('-h', '--help'): continue
+                seen.setdefault(flag, {})[name] = a.default
+    for flag in ('--seed', '--n', '--ncols', '--batch-size', '--device', '--steps', '--guidance-scale'):
+        defaults = {k: v for k, v in seen.get(flag, {}).items() if not (flag == '--device' and k == 'train')}   # train: the config's
+        assert len(set(map(str, defaults.values()))) == 1, (flag, defaults)
+    assert seen['--device']['generate'] == 'auto' and seen['--n']['evaluate'] == seen['--n']['push'] == 270
+
 def test_sheet_writes_png(tmp_path):
     out = tmp_path/'sub'/'sheet.png'
     r = artdiff('sheet', '--out', out, '--size', '32', '--n-per-style', '3', '--dpi', '60')

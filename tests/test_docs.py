@@ -3,19 +3,16 @@ resolves; nothing is fetched from the internet; the modules' `Docs:` URLs name p
 page loads without console errors or broken images, search answers offline, and screenshots of the front page, a notebook
 page and the tutorial are saved at 1400 px wide (to $ARTDIFF_SCREENSHOTS, or the test's temporary folder); the playground's
 saved widget state is drawn, offline, by the site's own copy of the widget renderer."""
-import functools, http.server, os, re, shutil, threading
+import functools, http.server, os, re, threading
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit, unquote
 
 import pytest
 
-from conftest import BIN, ROOT, run as run_cmd
+from conftest import BIN, ROOT, run as run_cmd, chromium, needs_chromium
 
 SITE = ROOT / 'site'
-CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
-FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync']
 
 class Refs(HTMLParser):
     "Every id on a page, and every (tag, attribute, url) it refers to."
@@ -76,14 +73,15 @@ def test_module_docstring_urls_are_pages_of_the_site(site):
 
 def test_api_reference_is_on_the_pages(site):
     html = (site / 'train.html').read_text()
-    for name in ('load_run', 'train', 'Run', 'make_model'): assert f'id="{name.lower()}"' in html, name
-    assert 'def load_run(' in re.sub(r'<[^>]+>', '', html)              # the signature, under its syntax colouring
+    for name in ('train', 'make_sources', 'make_tokenizer'): assert f'id="{name.lower()}"' in html, name
+    html = (site / 'pipeline.html').read_text()
+    for name in ('ArtDiffPipeline', 'make_model', 'is_model_folder'): assert f'id="{name.lower()}"' in html, name
+    assert 'def make_model(' in re.sub(r'<[^>]+>', '', html)              # the signature, under its syntax colouring
     cli = (site / 'cli-reference.html').read_text()
-    for cmd in ('train', 'generate', 'stream', 'serve', 'evaluate', 'push', 'playground', 'grid', 'sheet'): assert f'artdiff {cmd}' in cli, cmd
+    for cmd in ('train', 'generate', 'stream', 'serve', 'evaluate', 'export', 'push', 'playground', 'grid', 'sheet'): assert f'artdiff {cmd}' in cli, cmd
 
-@pytest.mark.skipif(CHROMIUM is None, reason='no chromium here (apt-get install chromium)')
+@needs_chromium
 def test_every_page_in_chromium(site, tmp_path):
-    from playwright.sync_api import sync_playwright
     shots = Path(os.environ.get('ARTDIFF_SCREENSHOTS') or tmp_path)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     handler.log_message = lambda *a: None
@@ -92,8 +90,7 @@ def test_every_page_in_chromium(site, tmp_path):
     base = f'http://127.0.0.1:{server.server_address[1]}/'
     problems = []
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        with chromium() as browser:
             page = browser.new_page(viewport={'width': 1400, 'height': 1000})
             page.on('console', lambda m: problems.append(f'{page.url}: console {m.type}: {m.text}') if m.type == 'error' else None)
             page.on('pageerror', lambda e: problems.append(f'{page.url}: {e}'))
@@ -119,6 +116,5 @@ def test_every_page_in_chromium(site, tmp_path):
             page.keyboard.press('/'); page.keyboard.type('guidance')
             page.wait_for_selector('.md-search-result__item', timeout=20_000)
             assert page.locator('.md-search-result__item').count() > 0
-            browser.close()
     finally: server.shutdown()
     assert not problems, '\n'.join(problems[:30])

@@ -1,26 +1,20 @@
-"""Sharing models: `artdiff push` uploads a run through huggingface_hub's create_repo and upload_folder, and
-`--model-path hf://OWNER/NAME[@REVISION]` downloads it through snapshot_download, for generate, evaluate, serve and
-load_run, against a loopback Hub (tests/loopback_hub.py); the download is cached and HF_HUB_OFFLINE=1 is respected.
-And the model shipped with the package, `pretrained`, loads offline with no training."""
-import json, os, signal, subprocess
+"""Sharing models: `ArtDiffPipeline.push_to_hub` and `artdiff push` upload a model folder through huggingface_hub's
+ModelHubMixin (create_repo, upload_folder), and `from_pretrained('OWNER/NAME')` / `--model-path hf://OWNER/NAME[@REVISION]`
+download it through snapshot_download, for generate, evaluate and serve, against a loopback Hub (tests/loopback_hub.py); the
+download is cached and HF_HUB_OFFLINE=1 is respected. And the model shipped with the package, `pretrained`, loads offline
+with no training, in a diffusers user's three lines."""
+import json
 
 import numpy as np
 import pytest
 import requests
 from PIL import Image
 
-from conftest import BIN, artdiff, run as run_cmd, free_port, wait_port, tiny_config
+from conftest import BIN, artdiff, run as run_cmd, free_port, served
 from loopback_hub import LoopbackHub
 
 CAPTION = 'Claude Monet / Pale Water Lilies at Dusk / Impressionism / landscape / 1899'
-
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    from artdiff_nb.train import train
-    d = tmp_path_factory.mktemp('hub')
-    cfg = tiny_config(d / 'run', max_steps=6, checkpoint_interval=3, sample_interval=6, n_sample_captions=2, n_saved_models=2,
-                      sampling={'sampler': 'dpm++2m', 'steps': 4, 'guidance_scale': 2.0})
-    return train(cfg, progress=False)
+MODEL_FOLDER = {'model.safetensors', 'config.json', 'tokenizer.json', 'README.md', 'samples.png'}
 
 @pytest.fixture
 def hub(tmp_path):
@@ -33,24 +27,53 @@ def python(code, env, **kw): return run_cmd(BIN / 'python', '-c', code, env=env,
 
 def png(path): return np.asarray(Image.open(path).convert('RGB'))
 
-def test_push_then_use_from_the_hub(trained, hub, tmp_path):
-    r = artdiff('push', '--model-path', trained, '--repo', 'me/tiny', '--n', '8', env=hub.env, timeout=600)
+def head_files(hub, repo='me/tiny') -> dict:
+    r = hub.repos[('model', repo)]
+    return r['commits'][r['refs']['main']]
+
+def test_save_push_and_load_back_give_identical_pixels(tiny_run, hub, tmp_path):
+    "save_pretrained, push_to_hub (the mixin's) to the loopback Hub, from_pretrained('OWNER/NAME'): the same pixels as the saved folder."
+    code = f"""
+import numpy as np
+from artdiff_nb.pipeline import ArtDiffPipeline
+pipe = ArtDiffPipeline.from_pretrained({str(tiny_run)!r})
+pipe.save_pretrained({str(tmp_path / 'saved')!r})
+saved = ArtDiffPipeline.from_pretrained({str(tmp_path / 'saved')!r})
+url = saved.push_to_hub('me/tiny')
+back = ArtDiffPipeline.from_pretrained('me/tiny')
+a = saved([{CAPTION!r}] * 2, seed=3, output_type='uint8').images
+b = back([{CAPTION!r}] * 2, seed=3, output_type='uint8').images
+print(url, back.step, back.name, (a == b).all(), np.abs(a.astype(int) - pipe([{CAPTION!r}] * 2, seed=3, output_type='uint8').images.astype(int)).max())
+"""
+    r = python(code, hub.env, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert 'use it anywhere with --model-path hf://me/tiny' in r.stdout
-    files = hub.repos[('model', 'me/tiny')]['commits'][hub.repos[('model', 'me/tiny')]['refs']['main']]
-    assert set(files) == {'model.safetensors', 'config.yaml', 'tokenizer.json', 'README.md', 'samples.png', 'evaluation.json'}
+    url, step, name, same, diff = r.stdout.split()
+    assert '/me/tiny/commit/' in url and (step, name, same) == ('6', 'me/tiny', 'True')
+    assert int(diff) <= 2                                                    # float16 weights: within a grey level or two of the run
+    assert set(head_files(hub)) == MODEL_FOLDER
+    from safetensors.torch import load
+    up, saved = load(head_files(hub)['model.safetensors']), load((tmp_path / 'saved' / 'model.safetensors').read_bytes())
+    assert up.keys() == saved.keys() and all((up[k] == saved[k]).all() for k in up)
+
+def test_push_then_use_from_the_hub(tiny_run, hub, tmp_path):
+    r = artdiff('push', '--model-path', tiny_run, '--repo', 'me/tiny', '--n', '8', env=hub.env, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert 'use it anywhere with --model-path me/tiny' in r.stdout
+    files = head_files(hub)
+    assert set(files) == MODEL_FOLDER | {'evaluation.json'}
     card = files['README.md'].decode()
-    assert card.startswith('---\nlibrary_name: artdiff_nb') and '| style |' in card and '--model-path hf://me/tiny' in card
+    assert card.startswith('---\n') and 'library_name: artdiff_nb' in card and 'model-index:' in card and '| style |' in card
+    assert "ArtDiffPipeline.from_pretrained('hf://me/tiny')" in card and '--model-path hf://me/tiny' in card
     assert json.loads(files['evaluation.json'])['n'] == 8
     assert any(p == '/api/models/me/tiny/commit/main' for _, p, _ in hub.log)        # one commit through the Hub API
 
     # generate from the Hub: the same pixels as the uploaded folder gives locally
     local = tmp_path / 'local'; local.mkdir()
     for f, b in files.items(): (local / f).write_bytes(b)
-    for src, out in (('hf://me/tiny', tmp_path / 'hub.png'), (local, tmp_path / 'local.png')):
+    for src, out in (('hf://me/tiny', tmp_path / 'hub.png'), ('me/tiny', tmp_path / 'plain.png'), (local, tmp_path / 'local.png')):
         r = artdiff('generate', '--model-path', src, '--caption', CAPTION, '--seed', '5', '--out', out, env=hub.env)
         assert r.returncode == 0, r.stderr
-    assert (png(tmp_path / 'hub.png') == png(tmp_path / 'local.png')).all()
+    assert (png(tmp_path / 'hub.png') == png(tmp_path / 'local.png')).all() and (png(tmp_path / 'plain.png') == png(tmp_path / 'hub.png')).all()
     downloads = sum(1 for m, p, _ in hub.log if m == 'GET' and '/resolve/' in p)
 
     # cached: offline, the same model still loads (and nothing new is asked of the Hub)
@@ -60,77 +83,94 @@ def test_push_then_use_from_the_hub(trained, hub, tmp_path):
     assert (png(tmp_path / 'off.png') == png(tmp_path / 'hub.png')).all()
     assert sum(1 for m, p, _ in hub.log if m == 'GET' and '/resolve/' in p) == downloads
 
-    # evaluate and load_run read it too
+    # evaluate and from_pretrained read it too
     r = artdiff('evaluate', '--model-path', 'hf://me/tiny', '--n', '4', '--batch-size', '4', env=hub.env, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert list((tmp_path / 'evaluations' / 'me_tiny').glob('step6_*_n4_seed0.json'))
-    r = python("from artdiff_nb.train import load_run; r = load_run('hf://me/tiny'); print(r.name, r.step, r.home)", hub.env)
-    assert r.stdout.split() == ['hf://me/tiny', '6', 'None'], r.stderr
+    r = python("from artdiff_nb.pipeline import ArtDiffPipeline; p = ArtDiffPipeline.from_pretrained('hf://me/tiny'); "
+               "print(p.name, p.step, p.home, p.evaluation['n'])", hub.env)
+    assert r.stdout.split() == ['hf://me/tiny', '6', 'None', '8'], r.stderr
 
-def test_revisions_pin_a_version(trained, hub, tmp_path):
-    from artdiff_nb.hub import export_model
-    first = hub.add_folder('model', 'me/tiny', export_model(trained / 'checkpoints' / 'step_0000003', tmp_path / 'a', n_eval=0, progress=False))
-    hub.add_folder('model', 'me/tiny', export_model(trained, tmp_path / 'b', n_eval=0, progress=False))
-    steps = "from artdiff_nb.train import load_run; print(load_run('hf://me/tiny').step, load_run('hf://me/tiny@%s').step)" % first
+def export(model, out, n=0):
+    r = artdiff('export', '--model-path', model, '--out', out, '--n', str(n))
+    assert r.returncode == 0, r.stderr
+    return out
+
+def test_revisions_pin_a_version(tiny_run, hub, tmp_path):
+    first = hub.add_folder('model', 'me/tiny', export(tiny_run / 'checkpoints' / 'step_0000003', tmp_path / 'a'))
+    hub.add_folder('model', 'me/tiny', export(tiny_run, tmp_path / 'b'))
+    steps = ("from artdiff_nb.pipeline import ArtDiffPipeline as P; "
+             "print(P.from_pretrained('hf://me/tiny').step, P.from_pretrained('hf://me/tiny@%s').step, P.from_pretrained('me/tiny', revision=%r).step)"
+             % (first, first))
     r = python(steps, hub.env)
-    assert r.stdout.split() == ['6', '3'], r.stderr
+    assert r.stdout.split() == ['6', '3', '3'], r.stderr
 
-def test_serve_from_the_hub(trained, hub, tmp_path):
-    from artdiff_nb.hub import export_model
-    hub.add_folder('model', 'me/tiny', export_model(trained, tmp_path / 'm', n_eval=0, progress=False))
+def test_export_writes_a_measured_model_folder(tiny_run, tmp_path):
+    out = export(tiny_run, tmp_path / 'm', n=27)
+    assert {p.name for p in out.iterdir()} == MODEL_FOLDER | {'evaluation.json'}
+    card = (out / 'README.md').read_text()
+    assert "caption_fidelity_style" in card and f"ArtDiffPipeline.from_pretrained('{out}')" in card
+    r = artdiff('export', '--model-path', tiny_run, '--out', tmp_path / 'm', '--n', '0')         # replaced whole
+    assert r.returncode == 0 and not (out / 'evaluation.json').exists(), r.stderr
+
+def test_serve_from_the_hub(tiny_run, hub, tmp_path):
+    hub.add_folder('model', 'me/tiny', export(tiny_run, tmp_path / 'm'))
     port = free_port()
-    p = subprocess.Popen([str(BIN / 'artdiff'), 'serve', '--model-path', 'hf://me/tiny', '--port', str(port)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **hub.env})
-    try:
-        wait_port(port, p)
+    with served(BIN / 'artdiff', 'serve', '--model-path', 'hf://me/tiny', '--port', port, port=port, env=hub.env):
         info = requests.get(f'http://127.0.0.1:{port}/info', timeout=30).json()
         assert info['model']['run'] == 'hf://me/tiny' and info['model']['step'] == 6
         r = requests.post(f'http://127.0.0.1:{port}/predict', json=[{'caption': CAPTION}], params={'seed': 1}, timeout=120)
         assert r.status_code == 200 and r.json()['result'][0]['shape'] == [3, 16, 16]
-    finally:
-        p.send_signal(signal.SIGTERM)
-        try: p.wait(15)
-        except subprocess.TimeoutExpired: p.kill(); p.wait()
 
 @pytest.mark.parametrize('args, env, msg', [
-    (['generate', '--model-path', 'hf://me/nothing', '--caption', CAPTION], {}, 'no model repo me/nothing on the Hub'),
-    (['generate', '--model-path', 'hf://me/tiny@v9', '--caption', CAPTION], {}, "no revision 'v9' of me/tiny"),
+    (['generate', '--model-path', 'hf://me/nothing', '--caption', CAPTION], {}, 'no model repo of that name on the Hub'),
+    (['generate', '--model-path', 'me/nothing', '--caption', CAPTION], {}, 'no such folder here, and no model repo of that name on the Hub'),
+    (['generate', '--model-path', 'hf://me/tiny@v9', '--caption', CAPTION], {}, "no revision 'v9'"),
     (['generate', '--model-path', 'hf://me', '--caption', CAPTION], {}, 'write hf://OWNER/NAME'),
     (['generate', '--model-path', 'hf://me/tiny', '--caption', CAPTION], {'HF_HUB_OFFLINE': '1'}, 'not in the local Hugging Face cache'),
+    (['generate', '--model-path', 'hf://me/tiny', '--caption', CAPTION], {}, 'is not an artdiff_nb model'),
     (['push', '--model-path', 'RUN', '--repo', 'me/other', '--n', '0'], {'HF_TOKEN': ''}, 'log in with `hf auth login`'),
-    (['push', '--model-path', 'RUN', '--repo', 'not a repo'], {}, "must be OWNER/NAME"),
+    (['push', '--model-path', 'RUN', '--repo', 'not a repo', '--n', '0'], {}, "must be OWNER/NAME"),
     (['push', '--model-path', 'nowhere', '--repo', 'me/x'], {}, 'does not exist'),
 ])
-def test_hub_mistakes_are_one_line(trained, hub, tmp_path, args, env, msg):
+def test_hub_mistakes_are_one_line(tiny_run, hub, tmp_path, args, env, msg):
     hub.add('model', 'me/tiny', {'README.md': b'# not a model yet'})
-    r = artdiff(*[str(trained) if a == 'RUN' else a for a in args], '--out' if args[0] == 'generate' else '--message',
+    r = artdiff(*[str(tiny_run) if a == 'RUN' else a for a in args], '--out' if args[0] == 'generate' else '--message',
                 str(tmp_path / 'x.png') if args[0] == 'generate' else 'm', env={**hub.env, **env})
     assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, (r.returncode, r.stderr)
     assert not (tmp_path / 'x.png').exists() and ('model', 'me/other') not in hub.repos
 
-def test_pretrained_ships_and_works_offline(tmp_path):
-    "The model in the package loads with no network and no training, generates, and its card's figures are its own."
-    from artdiff_nb.hub import PRETRAINED, is_model_folder
+def test_pretrained_in_three_lines(tmp_path):
+    "The README's three lines, offline with an empty Hub cache; the same pixels as `artdiff generate`."
+    env = {'HF_HUB_OFFLINE': '1', 'HF_HOME': str(tmp_path / 'empty')}
+    code = ("from artdiff_nb.pipeline import ArtDiffPipeline\n"
+            "pipe = ArtDiffPipeline.from_pretrained('pretrained')\n"
+            f"pipe(['Claude Monet / Water Lilies / Impressionism / landscape / 1916'], seed=0).images[0].save({str(tmp_path / 'a.png')!r})")
+    r = python(code, env)
+    assert r.returncode == 0, r.stderr
+    r = artdiff('generate', '--model-path', 'pretrained', '--caption', 'Claude Monet / Water Lilies / Impressionism / landscape / 1916',
+                '--seed', '0', '--out', tmp_path / 'cli.png', env=env)
+    assert r.returncode == 0, r.stderr
+    assert png(tmp_path / 'a.png').shape == (32, 32, 3) and (png(tmp_path / 'a.png') == png(tmp_path / 'cli.png')).all()
+
+def test_pretrained_ships_and_its_card_is_its_own():
+    "The model in the package: small, its card's figures are its evaluation's, its recipe its config's."
+    from artdiff_nb.pipeline import ArtDiffPipeline, PRETRAINED, is_model_folder, _recipe
+    from huggingface_hub import ModelCard
     assert is_model_folder(PRETRAINED), 'the pretrained model is missing: tools/train_pretrained.py export'
     assert (PRETRAINED / 'model.safetensors').stat().st_size < 12e6
-    env = {'HF_HUB_OFFLINE': '1', 'HF_HOME': str(tmp_path / 'empty')}
-    r = artdiff('generate', '--model-path', 'pretrained', '--caption', CAPTION, '--seed', '2', '--out', tmp_path / 'cli.png', env=env)
-    assert r.returncode == 0, r.stderr
-    from artdiff_nb.train import load_run
-    run = load_run('pretrained')
-    assert (png(tmp_path / 'cli.png') == run.generate([CAPTION], seed=2)[0]).all()
-    ev = json.loads((PRETRAINED / 'evaluation.json').read_text())
-    card = (PRETRAINED / 'README.md').read_text()
-    assert ev['step'] == run.step and f"| style | {ev['fidelity']['style']:.1%} |" in card
+    pipe = ArtDiffPipeline.from_pretrained('pretrained', device='cpu')
+    ev, card = pipe.evaluation, (PRETRAINED / 'README.md').read_text()
+    assert ev['step'] == pipe.step and f"| style | {ev['fidelity']['style']:.1%} |" in card
     assert ev['n'] >= 270 and ev['fidelity']['style'] > 0.5        # measured on all 27 styles; the figures are in the card
-    from artdiff_nb.hub import _recipe
-    for k, v in _recipe(run.cfg): assert f"| {k} | {v} |" in card, (k, v)   # the card's recipe is the shipped config's
+    for k, v in _recipe(pipe.config): assert f"| {k} | {v} |" in card, (k, v)   # the card's recipe is the shipped config's
+    results = {r.metric_type: r.metric_value for r in ModelCard.load(PRETRAINED / 'README.md').data.eval_results}
+    assert results['caption_fidelity_style'] == round(100 * ev['fidelity']['style'], 1)
 
 def test_pretrained_keeps_its_measured_fidelity():
     "Re-measured here on 54 held-out captions, the shipped model's style and family fidelity agree with its card."
-    from artdiff_nb.hub import PRETRAINED
+    from artdiff_nb.pipeline import ArtDiffPipeline
     from artdiff_nb.metrics import evaluate
-    from artdiff_nb.train import load_run
-    card = json.loads((PRETRAINED / 'evaluation.json').read_text())['fidelity']
-    now = evaluate(load_run('pretrained'), n=54, progress=False)['fidelity']
-    for k in ('style', 'family'): assert now[k] >= card[k] - 0.15, (k, now[k], card[k])
+    pipe = ArtDiffPipeline.from_pretrained('pretrained', device='cpu')
+    now = evaluate(pipe, n=54, progress=False)['fidelity']
+    for k in ('style', 'family'): assert now[k] >= pipe.evaluation['fidelity'][k] - 0.15, (k, now[k], pipe.evaluation['fidelity'][k])

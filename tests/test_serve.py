@@ -1,6 +1,6 @@
 """`artdiff serve` on a free loopback port with a small trained run: EIR's payload decoded as EIR does, 16 clients at
 once batched together, a 4xx with a message for every bad input (never a 500), the request example and the grid."""
-import base64, io, json, signal, subprocess, sys, threading
+import base64, contextlib, io, json, sys, threading
 from pathlib import Path
 
 import numpy as np
@@ -8,31 +8,17 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import BIN, ROOT, artdiff, free_port, wait_port, tiny_config, run as run_cmd
+from conftest import BIN, ROOT, artdiff, free_port, served, run as run_cmd
 
-@pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    from artdiff_nb.train import train
-    d = tmp_path_factory.mktemp('serve')
-    cfg = tiny_config(d / 'run', max_steps=4, checkpoint_interval=4, sample_interval=4, n_sample_captions=2,
-                      data={'batch_size': 8, 'valid_size': 8, 'vocab_sample': 200},
-                      sampling={'sampler': 'dpm++2m', 'steps': 4, 'guidance_scale': 2.0})
-    return train(cfg, progress=False)
-
-def serve(run, *extra):
+@contextlib.contextmanager
+def serve(model, *extra):
+    "`artdiff serve` of `model` on a free port: (its process, its URL); stopped on the way out."
     port = free_port()
-    p = subprocess.Popen([str(BIN / 'artdiff'), 'serve', '--model-path', str(run), '--port', str(port), *map(str, extra)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_port(port, p)
-    return p, f'http://127.0.0.1:{port}'
+    with served(BIN / 'artdiff', 'serve', '--model-path', model, '--port', port, *extra, port=port) as p: yield p, f'http://127.0.0.1:{port}'
 
 @pytest.fixture(scope='module')
-def server(trained):
-    p, url = serve(trained)
-    yield url
-    p.send_signal(signal.SIGTERM)
-    try: p.wait(15)
-    except subprocess.TimeoutExpired: p.kill(); p.wait()
+def server(tiny_run):
+    with serve(tiny_run) as (_, url): yield url
 
 def png_b64(size=(20, 10)):
     b = io.BytesIO(); Image.new('RGB', size, (200, 30, 30)).save(b, 'PNG'); return base64.b64encode(b.getvalue()).decode()
@@ -114,28 +100,39 @@ def test_bad_model_path_fails_at_start(tmp_path):
     r = artdiff('serve', '--model-path', tmp_path / 'half', '--port', str(free_port()))
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
 
-def test_timeout_is_503_with_a_message(trained):
-    p, url = serve(trained, '--timeout', '0.2')
-    try:
+def test_timeout_is_503_with_a_message(tiny_run):
+    with serve(tiny_run, '--timeout', '0.2') as (_, url):
         r = requests.post(f'{url}/predict', json=[{'caption': 'x'}] * 8, params={'steps': 1000, 'n_images': 4}, timeout=300)
         assert r.status_code == 503 and 'timed out' in r.json()['detail']
         assert requests.get(f'{url}/health', timeout=30).status_code == 200
-    finally:
-        p.send_signal(signal.SIGTERM); p.wait(120)
 
-def test_request_example_and_grid(server, trained, tmp_path):
+def test_docs_page_works_offline(server):
+    "FastAPI's Swagger page would load its scripts from a CDN: /docs is our own page, and the schema is at /openapi.json."
+    r = requests.get(f'{server}/docs', timeout=30)
+    assert r.status_code == 200 and '/predict' in r.text and "href='/openapi.json'" in r.text
+    assert '<script' not in r.text and 'cdn' not in r.text.lower()
+    assert '/predict' in requests.get(f'{server}/openapi.json', timeout=30).json()['paths']
+
+def test_request_example_and_grid(server, tiny_run, tmp_path):
     r = run_cmd(sys.executable, ROOT / 'examples' / 'request_example.py', '--url', server, '--out-dir', tmp_path / 'gen')
     assert r.returncode == 0, r.stderr[-1500:]
     pngs = sorted((tmp_path / 'gen').glob('image_*.png'))
     assert len(pngs) == 4 and Image.open(pngs[0]).size == (64, 64)
     caps = tmp_path / 'caps.txt'; caps.write_text('\n'.join(f'Claude Monet / Study {i} / Impressionism / landscape / 1890' for i in range(10)))
-    for src in (['--url', server], ['--model-path', trained]):
-        out = tmp_path / 'caption_guided_diffusion_grid.png'
-        r = artdiff('grid', *src, '--captions-file', caps, '--steps', '3', '--out', out)
-        assert r.returncode == 0 and out.exists(), r.stderr[-1500:]
-        assert Image.open(out).size[0] > 400; out.unlink()
+    for cmd in ('grid', 'generate'):
+        for src in (['--url', server], ['--model-path', tiny_run]):
+            out = tmp_path / 'caption_guided_diffusion_grid.png'
+            r = artdiff(cmd, *src, '--captions-file', caps, '--steps', '3', '--out', out)
+            assert r.returncode == 0 and out.exists(), r.stderr[-1500:]
+            assert Image.open(out).size[0] > 400; out.unlink()
+    one = [artdiff('generate', *src, '--caption', 'Claude Monet / Study 1 / Impressionism / landscape / 1890', '--steps', '3', '--seed', '4',
+                   '--out', tmp_path / f'{i}.png') for i, src in enumerate((['--url', server], ['--model-path', tiny_run]))]
+    assert all(r.returncode == 0 for r in one), [r.stderr for r in one]
+    assert (np.asarray(Image.open(tmp_path / '0.png')) == np.asarray(Image.open(tmp_path / '1.png'))).all()   # the server draws what the model draws
     r = artdiff('grid', '--url', 'http://127.0.0.1:9', '--caption', 'x')
     assert r.returncode == 2 and 'cannot reach' in r.stderr
+    r = artdiff('grid', '--url', server, '--model-path', tiny_run, '--caption', 'x')
+    assert r.returncode == 2 and 'exactly one of --model-path' in r.stderr
 
 # ---- body sizes: EIR's placeholder images pass, a hostile chunked body does not
 def rss_mb(pid: int) -> float:
@@ -161,9 +158,8 @@ def send_chunked(url: str, total: int, chunk: int = 1 << 20) -> tuple[bytes, int
     s.close()
     return answer, sent
 
-def test_a_chunked_gigabyte_is_refused_early_and_memory_stays_flat(trained):
-    p, url = serve(trained)
-    try:
+def test_a_chunked_gigabyte_is_refused_early_and_memory_stays_flat(tiny_run):
+    with serve(tiny_run) as (p, url):
         requests.post(f'{url}/predict', json=[{'caption': 'x'}], params={'steps': 1}, timeout=120)   # warm: the model has run once
         before = rss_mb(p.pid)
         for _ in range(3):
@@ -173,8 +169,6 @@ def test_a_chunked_gigabyte_is_refused_early_and_memory_stays_flat(trained):
         after = rss_mb(p.pid)
         assert after - before < 150, (before, after)              # bounded by the 64 MiB limit, and nothing accumulates
         assert requests.get(f'{url}/health', timeout=30).status_code == 200
-    finally:
-        p.send_signal(signal.SIGTERM); p.wait(60)
 
 def test_eirs_request_example_with_a_real_photo_as_placeholder(server, tmp_path):
     "EIR's request items carry a picture; a phone-photo-sized JPEG (about 4 MB) on every item is served, not refused."

@@ -27,9 +27,11 @@ def test_train_then_generate(tmp_path):
     assert yaml.safe_load((run / 'config.yaml').read_text())['unet']['image_size'] == 16
     out = tmp_path / 'one.png'
     r = artdiff('generate', '--model-path', run, '--caption', 'Hiroshige / Crimson Harbour at Night / Ukiyo e / cityscape / 1840',
-                '--steps', '4', '--scale', '4', '--out', out)
+                '--steps', '4', '--upscale', '4', '--out', out)
     assert r.returncode == 0, r.stderr[-2000:]
     with Image.open(out) as im: assert im.size == (64, 64)
+    r = artdiff('generate', '--model-path', run, '--caption', 'x', '--scale', '4', '--out', tmp_path / 'old.png')
+    assert r.returncode == 2 and '--scale is now --upscale' in r.stderr and not (tmp_path / 'old.png').exists(), r.stderr
     r = artdiff('generate', '--model-path', run / 'checkpoints' / 'step_0000005', '--caption', 'a', '--caption', 'b',
                 '--steps', '3', '--out', tmp_path / 'grid.png')
     assert r.returncode == 0 and (tmp_path / 'grid.png').exists(), r.stderr[-2000:]
@@ -94,6 +96,24 @@ def test_bad_config_is_one_line(tmp_path, section, key, value, msg):
     r = artdiff('train', *args)
     assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not (tmp_path / 'run').exists()
+
+def test_set_device_and_precision_override_the_files(tmp_path):
+    "`--set FILE.section.key=VALUE`, `--device` and `--precision` change the run's config, recorded in config.yaml; mistakes are one line."
+    out = tmp_path / 'run'
+    r = artdiff('train', '--preset', 'tiny', '--max-steps', '2', '--output-folder', out, '--device', 'cpu', '--precision', '32-true',
+                '--set', 'globals.basic_experiment.batch_size=4', '--set', 'globals.evaluation_checkpoint.checkpoint_interval=2')
+    assert r.returncode == 0, r.stderr[-2000:]
+    cfg = yaml.safe_load((out / 'config.yaml').read_text())
+    assert (cfg['device'], cfg['precision'], cfg['data']['batch_size'], cfg['checkpoint_interval']) == ('cpu', '32-true', 4, 2)
+    for extra, msg in [(['--set', 'globals.basic_experiment.batch_sise=4'], "unknown key 'basic_experiment.batch_sise' (did you mean 'batch_size'?)"),
+                       (['--set', 'globls.basic_experiment.batch_size=4'], "no config file 'globls' (did you mean 'globals'?)"),
+                       (['--set', 'batch_size=4'], 'write FILE.section.key=VALUE'),
+                       (['--device', 'tpu'], "unknown device 'tpu'"), (['--precision', 'fp8'], "invalid choice: 'fp8'")]:
+        r = artdiff('train', '--preset', 'tiny', '--output-folder', tmp_path / 'bad', *extra)
+        assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, (extra, r.stderr)
+        assert not (tmp_path / 'bad').exists()
+    r = artdiff('train', '--resume', out, '--set', 'globals.basic_experiment.batch_size=8')
+    assert r.returncode == 2 and 'a resumed run keeps its own' in r.stderr
 
 def test_usage_errors(tmp_path):
     for args, msg in [(['--preset', 'procart-cpu', '--resume', tmp_path], 'exactly one of'),

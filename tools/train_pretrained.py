@@ -3,15 +3,13 @@
 Two stages, each resumable:
   .venv/bin/python tools/train_pretrained.py train [--steps N] [--run runs/pretrained]   # 9,000 steps: ~60 minutes on 2 cores
   .venv/bin/python tools/train_pretrained.py export [--run runs/pretrained] [--n 270]    # evaluate, then write the package's copy
-`train` runs the shipped model's own recipe (its `config.yaml`: the CPU preset of the morning of 2026-12-02, one UNet block per level of
-16/32/64 channels, logit-normal timesteps) for its 9,000 steps, measuring caption fidelity every 400 steps; run it again
-after a crash and it resumes. `--recipe preset` trains today's CPU preset instead (`--steps` for how long). The model it
-replaced (the preset before the recipe study, two blocks per level of 32/64/128 channels, uniform timesteps, 2,400 steps)
-read 94.1% style on 270 captions against this one's 98.1% (bench/README.md). The CPU preset since the recipe study's
-third round (no caption transformer, lr 2e-3), trained for an hour (`--recipe preset --steps 7200`, 67 minutes on
-2026-12-03), was level with it, 95.6% mean fidelity against 95.7%, so it was not replaced. `export` evaluates the final
-EMA weights on held-out captions with the art critic and writes half-precision safetensors, config, tokenizer, sample grid and model
-card (`artdiff_nb.hub.export_model`). Replace the shipped model only with one that measures better on the same 270 captions.
+`train` runs the shipped model's own recipe (its `config.json`: one UNet block per level of 16/32/64 channels, logit-normal
+timesteps, a 2-layer caption transformer at lr 1e-3) for its 9,000 steps, measuring caption fidelity every 400 steps; run it
+again after a crash and it resumes. `--recipe preset` trains the current CPU preset instead (`--steps` for how long).
+`export` evaluates the final EMA weights on held-out captions with the art critic and writes the model folder: half-precision
+safetensors, config, tokenizer, sample grid and model card (`ArtDiffPipeline.save_pretrained` with its `evaluate`
+measurement, as `artdiff export` writes). Replace the shipped model only with one that measures better on the same 270
+captions; bench/README.md records how the candidates measured.
 """
 import argparse
 from pathlib import Path
@@ -19,19 +17,22 @@ from pathlib import Path
 SHIPPED = Path(__file__).resolve().parent.parent / 'artdiff_nb' / 'weights' / 'pretrained'
 
 def train(run: Path, steps: int | None, recipe: str):
-    import yaml
+    import json
     from artdiff_nb.config import TrainConfig, load_preset
     from artdiff_nb.runfolder import latest_checkpoint
     from artdiff_nb.train import train as fit
-    cfg = (TrainConfig.from_dict(yaml.safe_load((SHIPPED / 'config.yaml').read_text())) if recipe == 'shipped'
+    cfg = (TrainConfig.from_dict(json.loads((SHIPPED / 'config.json').read_text())) if recipe == 'shipped'
            else load_preset('procart-cpu'))
     cfg = cfg.replace(output_folder=str(run), checkpoint_interval=200, metrics_interval=400, sample_interval=400, metrics_budget=0.1)
     resume = latest_checkpoint(run / 'checkpoints') is not None
     fit(cfg, resume=resume, max_steps=steps, progress='lines')   # None: the config's own steps
 
 def export(run: Path, n: int, dest: Path):
-    from artdiff_nb.hub import export_model
-    export_model(run, dest, n_eval=n, use_as='pretrained')
+    from artdiff_nb.metrics import evaluate
+    from artdiff_nb.pipeline import ArtDiffPipeline
+    pipe = ArtDiffPipeline.from_pretrained(run, device='cpu')
+    pipe.name, pipe.evaluation = 'pretrained', evaluate(pipe, n=n)
+    pipe.save_pretrained(dest, model_card_kwargs={'use_as': 'pretrained'})
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
