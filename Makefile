@@ -31,7 +31,7 @@ sheet: $(STAMP)
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2  # one thread each: two notebooks at once on two cores, never oversubscribed
 	$(BIN)/nbdev-test index.ipynb
-	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc  # a test file per core
 
 export: $(STAMP)
 	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(BIN)/nbdev-clean --fname index.ipynb && $(BIN)/python tools/readme.py

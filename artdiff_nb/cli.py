@@ -13,7 +13,7 @@ import artdiff_nb
 from .core import check_int
 
 # %% auto #0
-__all__ = ['MODEL_HELP', 'EVAL_N', 'UsageError', 'build_parser', 'main']
+__all__ = ['SAMPLER_NAMES', 'PRECISION_NAMES', 'MODEL_HELP', 'EVAL_N', 'UsageError', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #51098bad
 class UsageError(Exception):
@@ -191,6 +191,11 @@ def _playground(a):
     rc = serve_playground(a.model_path, a.port, a.device, open_browser=not a.no_browser)
     if rc: raise UsageError(f"voila stopped with exit status {rc}")
 
+# The parser names these without importing torch or fastai, so that `--help` and a mistyped option answer at once;
+# a test checks them against the library's own (SAMPLERS of samplers, PRECISIONS of learner, the folders of presets/).
+SAMPLER_NAMES, PRECISION_NAMES = ('ddpm', 'ddim', 'dpm++2m'), ('32-true', 'bf16-mixed', 'auto')
+def _preset_names() -> list[str]: return sorted(p.name for p in (Path(artdiff_nb.__file__).parent / 'presets').iterdir() if p.is_dir() and not p.name.startswith('_'))
+
 MODEL_HELP = "'pretrained' (shipped), a model folder, a run folder or one of its checkpoints, or OWNER/NAME[@REVISION] on the Hub (also hf://OWNER/NAME)"
 EVAL_N = 270                     # held-out captions a measurement draws by default: ten per style
 
@@ -207,9 +212,8 @@ def _model_options(p, required: bool = True):
     p.add_argument('--device', default='auto', help="cpu, cuda, cuda:N, or auto: the GPU when there is one (default: %(default)s)")
 
 def _sampling_options(p):
-    from artdiff_nb.samplers import SAMPLERS
     p.add_argument('--steps', type=int, help="sampling steps (default: the model's own)")
-    p.add_argument('--sampler', choices=list(SAMPLERS), help="sampler (default: the model's own)")
+    p.add_argument('--sampler', choices=SAMPLER_NAMES, help="sampler (default: the model's own)")
     p.add_argument('--guidance-scale', type=float, help="classifier-free guidance, 1 = off (default: the model's own)")
     p.add_argument('--eta', type=float, help="DDIM eta (default: the model's own)")
 
@@ -240,16 +244,14 @@ def _train_command(sub):
     t.add_argument('--input_configs', nargs=2, metavar=('IMG.yaml', 'CAP.yaml'), help='the image and the caption input files')
     t.add_argument('--fusion_configs', metavar='F.yaml', help='the fusion file (pass-through)')
     t.add_argument('--output_configs', metavar='OUT.yaml', help='the image output file')
-    from artdiff_nb.config import presets
-    t.add_argument('--preset', help=f"a shipped preset instead of the files: {', '.join(presets())}")
+    t.add_argument('--preset', help=f"a shipped preset instead of the files: {', '.join(_preset_names())}")
     t.add_argument('--resume', metavar='RUN', help='continue the run in folder RUN from its newest checkpoint')
     t.add_argument('--set', dest='overrides', action='append', default=[], metavar='FILE.section.key=VALUE',
                    help='change one key of the config files for this run (FILE: the file name without .yaml; VALUE read as YAML); repeatable')
     t.add_argument('--max-steps', type=int, help='train (or extend a resumed run) to this many steps')
     t.add_argument('--output-folder', help="the run folder (default: the config's output_folder)")
     t.add_argument('--device', help="cpu, cuda, cuda:N or auto (default: the config's, usually auto)")
-    from artdiff_nb.learner import PRECISIONS
-    t.add_argument('--precision', choices=list(PRECISIONS), help="numeric precision of training (default: the config's)")
+    t.add_argument('--precision', choices=PRECISION_NAMES, help="numeric precision of training (default: the config's)")
     t.add_argument('--devices', type=int, help='processes of a data-parallel run: GPUs, or CPU processes sharing the cores; '
                    "the effective batch is batch_size x devices (default: the config's accelerator.devices)")
 
