@@ -20,7 +20,8 @@ from .figures import caption_grid, save_figure, plot_curve
 from .runfolder import save_checkpoint, read_log, rng_state, TrainingLog
 from .learner import unwrapped
 import artdiff_nb.pipeline                       # gives the Learner `learn.pipeline`, which the sample and metric callbacks draw with
-from .metrics import SCORED, ArtCritic, CaptionFidelity, FDCritic, KDCritic, load_critic, plot_fidelity, to_nchw
+from .critic import SCORED, ArtCritic, load_critic
+from .metrics import CaptionFidelity, FDCritic, KDCritic, plot_fidelity, to_nchw
 
 # %% auto #0
 __all__ = ['global_step', 'EpochEndCallback', 'epoch_end_step', 'StepLimit', 'EMACallback', 'SampleGridCallback',

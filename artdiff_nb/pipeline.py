@@ -27,7 +27,8 @@ from .figures import caption_grid, save_figure
 from .schedules import NoiseSchedule
 from .unet import CaptionDiffusion
 from .samplers import SamplingConfig, sample, image_seeds
-from .metrics import evaluation_table, evaluation_paintings, SCORED
+from .critic import evaluation_paintings, SCORED
+from .metrics import evaluation_table
 from .learner import DiffusionLearner, cpu_state_dict
 from .config import TrainConfig
 from .runfolder import read_run_config, latest_checkpoint, checkpoint_complete, read_log

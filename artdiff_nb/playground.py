@@ -18,7 +18,7 @@ from PIL import Image
 from .captions import Caption, words, UNK_ID, NULL
 from .images import to_uint8
 from .figures import labelled_grid, heatmap_rgb
-from .procart import STYLES, GENRES, COLOURS, title_words
+from .vocabulary import STYLES, GENRES, COLOURS, title_words
 from .samplers import SAMPLERS, SamplingConfig, Trajectory
 from .pipeline import ArtDiffPipeline
 from .unet import cross_attention_maps

@@ -8,7 +8,8 @@ import argparse, io, os, time
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 import numpy as np
 from PIL import Image
-from artdiff_nb.procart import ProcArt, STYLES, FAMILY
+from artdiff_nb.procart import ProcArt
+from artdiff_nb.vocabulary import STYLES, FAMILY
 
 def rate(fn, n):
     fn(min(n, 50))                                   # warm caches

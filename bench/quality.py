@@ -4,7 +4,7 @@ same captions) and the floor (FD-critic between two painted sets). The same as `
 Run: `.venv/bin/python bench/quality.py --model-path runs/procart-cpu [--n 270] [--sampler ...] [--steps ...] [--guidance-scale ...]`."""
 import argparse
 from artdiff_nb.metrics import evaluate, evaluation_table
-from artdiff_nb.procart import FAMILY
+from artdiff_nb.vocabulary import FAMILY
 from artdiff_nb.pipeline import ArtDiffPipeline
 
 def main(model_path, n=270, **options):

@@ -40,7 +40,8 @@ from fastai.callback.core import Callback, CancelFitException
 from artdiff_nb.callbacks import EMACallback, global_step
 from artdiff_nb.captions import CaptionTokenizer
 from artdiff_nb.config import load_preset
-from artdiff_nb.metrics import SCORED, evaluate
+from artdiff_nb.critic import SCORED
+from artdiff_nb.metrics import evaluate
 from artdiff_nb.runfolder import read_log
 from artdiff_nb.pipeline import ArtDiffPipeline
 from artdiff_nb.train import train

@@ -14,7 +14,8 @@ import argparse, csv, os
 from pathlib import Path
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 import numpy as np
-from artdiff_nb.metrics import evaluate, SCORED
+from artdiff_nb.critic import SCORED
+from artdiff_nb.metrics import evaluate
 from artdiff_nb.pipeline import ArtDiffPipeline
 
 SAMPLERS = [('ddpm', 1000), ('ddpm', 250), ('ddim', 200), ('ddim', 50), ('ddim', 25), ('dpm++2m', 25), ('dpm++2m', 20), ('dpm++2m', 10)]

@@ -40,7 +40,8 @@ from artdiff_nb.config import load_preset
 from artdiff_nb.core import retain_freed_memory
 from artdiff_nb.data import BatchStream, validation_samples
 from artdiff_nb.encoder import CaptionEncoder, drop_captions
-from artdiff_nb.metrics import SCORED, evaluate
+from artdiff_nb.critic import SCORED
+from artdiff_nb.metrics import evaluate
 from artdiff_nb.schedules import NoiseSchedule
 from artdiff_nb.runfolder import read_log
 from artdiff_nb.pipeline import ArtDiffPipeline

@@ -7,7 +7,8 @@ Run: `.venv/bin/python tools/train_critic.py [--out PATH]` (about 7 minutes on t
 import argparse, time
 from importlib.resources import files
 import numpy as np
-from artdiff_nb.metrics import CRITIC_FILE, CaptionFidelity, train_critic, save_critic, evaluation_paintings
+from artdiff_nb.critic import CRITIC_FILE, train_critic, save_critic, evaluation_paintings
+from artdiff_nb.metrics import CaptionFidelity
 from artdiff_nb.procart import render
 
 def main(out=None, **kw):
