@@ -21,7 +21,7 @@ from .runfolder import save_checkpoint, read_log, rng_state, TrainingLog
 from .learner import unwrapped
 import artdiff_nb.pipeline                       # gives the Learner `learn.pipeline`, which the sample and metric callbacks draw with
 from .critic import SCORED, ArtCritic, load_critic
-from .metrics import CaptionFidelity, FDCritic, KDCritic, plot_fidelity, to_nchw
+from .metrics import CaptionFidelity, FDCritic, KDCritic, plot_fidelity, uint8_nchw
 
 # %% auto #0
 __all__ = ['global_step', 'EpochEndCallback', 'epoch_end_step', 'StepLimit', 'EMACallback', 'SampleGridCallback',
@@ -185,7 +185,7 @@ class CaptionMetricsCallback(Callback):
         self.fidelity = CaptionFidelity(self.critic, **alone)
         self.fd = FDCritic(self.critic, reset_real_features=False, **alone)
         self.kd = KDCritic(self.critic, subset_size=min(50, len(self.real)), reset_real_features=False, **alone)
-        for m in (self.fd, self.kd): m.update(to_nchw(self.real), real=True)          # the painted set, once
+        for m in (self.fd, self.kd): m.update(uint8_nchw(self.real), real=True)          # the painted set, once
         ceiling = CaptionFidelity(self.critic, **alone); ceiling.update(self.real, self.captions)
         self.ceiling = ceiling.compute()
         self.t_fit, self.spent = time.perf_counter(), 0.0
@@ -194,7 +194,7 @@ class CaptionMetricsCallback(Callback):
         t0 = time.perf_counter()
         imgs = self.learn.pipeline(self.captions, seed=self.seeds, output_type='uint8').images
         self.fidelity.reset(); self.fidelity.update(imgs, self.captions)
-        for m in (self.fd, self.kd): m.reset(); m.update(to_nchw(imgs), real=False)
+        for m in (self.fd, self.kd): m.reset(); m.update(uint8_nchw(imgs), real=False)
         row = {f"fidelity_{k}": v for k, v in self.fidelity.compute().items()}
         row.update(fd_critic=self.fd.compute().item(), kd_critic=self.kd.compute()[0].item())
         cost = time.perf_counter() - t0; self.spent += cost

@@ -20,6 +20,7 @@ from safetensors.torch import save_file, load_file, safe_open
 
 from .core import check_int
 from .captions import Caption
+from .images import to_nchw
 from .vocabulary import STYLES, FAMILIES, FAMILY, GENRES, COLOURS, TIMES, title_words
 from .procart import ProcArt, Painting, sample_painting, render
 
@@ -86,7 +87,7 @@ class ArtCritic(nn.Module):
 
     def prepare(self, imgs) -> Tensor:
         "uint8 images (B x 3 x H x W tensor, or B x H x W x 3 array) as floats in [-1, 1] at 32 x 32."
-        if isinstance(imgs, np.ndarray) and imgs.ndim == 4: imgs = torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2)
+        if isinstance(imgs, np.ndarray) and imgs.ndim == 4: imgs = to_nchw(imgs)
         x = torch.as_tensor(imgs)
         if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"images must be B x 3 x H x W (or B x H x W x 3), got {tuple(x.shape)}")
         dev = next(self.parameters()).device
@@ -122,7 +123,7 @@ def critic_data(n: int, seed: int, sizes: Sequence[int] = (32, 64)) -> tuple[Ten
     xs, ys = [], []
     for k, size in enumerate(sizes):
         imgs, ps = ProcArt(seed + 1000 * k, size).take(n // len(sizes) + (k < n % len(sizes)))
-        x = torch.from_numpy(imgs).permute(0, 3, 1, 2)
+        x = to_nchw(imgs)
         if size != ArtCritic.size: x = F.interpolate(x.float(), size=ArtCritic.size, mode='area').round().to(torch.uint8)
         xs.append(x.contiguous()); ys.append(painting_labels(ps))
     return torch.cat(xs), torch.cat(ys)

@@ -16,13 +16,16 @@ from PIL import Image
 from .core import check_choice, check_int
 
 # %% auto #0
-__all__ = ['images_to_tensor', 'to_uint8', 'encode_image', 'to_rgb', 'fit_image', 'decode_image']
+__all__ = ['to_nchw', 'images_to_tensor', 'to_uint8', 'encode_image', 'to_rgb', 'fit_image', 'decode_image']
 
 # %% ../nbs/04_images.ipynb #427f69b8
+def to_nchw(imgs) -> torch.Tensor:
+    "Images as the B x C x H x W tensor torch's layers take, from a B x H x W x C array (a tensor is returned as it is); dtype kept."
+    return torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2) if isinstance(imgs, np.ndarray) else imgs
+
 def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
     "uint8 images (B x H x W x 3) as a float tensor (B x 3 x H x W) in [-1, 1]."
-    x = torch.from_numpy(np.ascontiguousarray(np.stack(images) if not isinstance(images, np.ndarray) else images))
-    return x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
+    return to_nchw(np.stack(images) if not isinstance(images, np.ndarray) else images).float().div_(127.5).sub_(1)
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     "Images in [-1, 1] (B x C x H x W) as uint8 arrays (B x H x W x C), rounded to the nearest level."

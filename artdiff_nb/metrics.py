@@ -18,11 +18,12 @@ from torchmetrics.image.kid import KernelInceptionDistance
 
 from .core import check_int
 from .vocabulary import STYLES
+from .images import to_nchw
 from .procart import render
 from .critic import ArtCritic, HEADS, SCORED, EVAL_SEED, caption_labels, field_matches, load_critic, evaluation_paintings
 
 # %% auto #0
-__all__ = ['CRITIC_NAME', 'METRIC_FIELDS', 'FrozenCritic', 'to_nchw', 'CaptionFidelity', 'FDCritic', 'KDCritic', 'evaluate',
+__all__ = ['CRITIC_NAME', 'METRIC_FIELDS', 'FrozenCritic', 'uint8_nchw', 'CaptionFidelity', 'FDCritic', 'KDCritic', 'evaluate',
            'evaluation_table', 'plot_fidelity']
 
 # %% ../nbs/15_metrics.ipynb #ee3f4810
@@ -37,9 +38,9 @@ class FrozenCritic(nn.Module):
     def forward(self, imgs) -> Tensor: return self.critic.features(imgs)
     def predict(self, imgs) -> dict[str, Tensor]: return self.critic.predict(imgs)
 
-def to_nchw(imgs) -> Tensor:
+def uint8_nchw(imgs) -> Tensor:
     "Images as the uint8 B x 3 x H x W tensor torchmetrics takes (from a B x H x W x 3 array, or such a tensor)."
-    if isinstance(imgs, np.ndarray): imgs = torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2)
+    imgs = to_nchw(imgs)
     if imgs.dtype != torch.uint8: raise TypeError(f"images must be uint8, got {imgs.dtype}")
     return imgs
 
@@ -53,7 +54,7 @@ class CaptionFidelity(Metric):
         self.add_state('total', torch.zeros(len(SCORED), dtype=torch.float64), dist_reduce_fx='sum')
 
     def update(self, images, captions: Sequence[str]) -> None:
-        images = to_nchw(images)
+        images = uint8_nchw(images)
         if len(images) != len(captions): raise ValueError(f"{len(images)} images but {len(captions)} captions")
         pred, want = self.critic.predict(images), [caption_labels(c) for c in captions]
         for j, k in enumerate(SCORED):
@@ -81,7 +82,7 @@ class KDCritic(KernelInceptionDistance):
 def _distances(real: np.ndarray, fake: np.ndarray, critic: ArtCritic) -> tuple[float, float, float]:
     "FD-critic, and KD-critic's mean and std, between two uint8 image sets."
     fd, kd = FDCritic(critic), KDCritic(critic, subset_size=min(50, len(real), len(fake)))
-    for m in (fd, kd): m.update(to_nchw(real), real=True); m.update(to_nchw(fake), real=False)
+    for m in (fd, kd): m.update(uint8_nchw(real), real=True); m.update(uint8_nchw(fake), real=False)
     kmean, kstd = kd.compute()
     return fd.compute().item(), kmean.item(), kstd.item()
 

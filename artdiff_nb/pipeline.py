@@ -25,7 +25,7 @@ from .captions import CaptionTokenizer
 from .images import to_uint8
 from .figures import caption_grid, save_figure
 from .schedules import NoiseSchedule
-from .unet import CaptionDiffusion
+from .unet import CaptionDiffusion, n_params
 from .samplers import SamplingConfig, sample, image_seeds
 from .critic import evaluation_paintings, SCORED
 from .metrics import evaluation_table
@@ -157,7 +157,7 @@ class ArtDiffPipeline(ModelHubMixin, library_name='artdiff_nb', pipeline_tag='te
     @property
     def text_encoder(self) -> torch.nn.Module: return self.model.encoder
     @property
-    def num_parameters(self) -> int: return sum(p.numel() for p in self.model.parameters())
+    def num_parameters(self) -> int: return n_params(self.model)
 
     def to(self, device='auto') -> 'ArtDiffPipeline':
         "Move the model to `device` ('auto': the GPU when there is one); returns the pipeline, as diffusers' `to` does."

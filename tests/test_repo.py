@@ -70,3 +70,13 @@ def test_no_notebook_uses_a_later_one():
     for m, uses in _imports().items():
         later = [u for u in uses if notebook(u) > notebook(m)]
         assert not later, f"{notebook(m)} uses later notebooks: {', '.join(notebook(u) for u in later)}"
+
+def test_no_notebook_cell_opens_with_imports_and_goes_on():
+    "nbdev runs a cell that opens with imports when it renders the docs: the code after them would run without its context."
+    import json, re
+    for nb in sorted((ROOT/'nbs').glob('*.ipynb')):
+        for c in json.loads(nb.read_text())['cells']:
+            lines = ''.join(c['source']).split('\n')
+            if c['cell_type'] != 'code' or lines[0].startswith('#|'): continue
+            k = next((i for i, l in enumerate(lines) if not re.match(r'(from \S+ import |import )', l)), len(lines))
+            assert k == 0 or not any(l.strip() for l in lines[k:]), f"{nb.name}: split the imports from the code: {lines[0]!r}"
