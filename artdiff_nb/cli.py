@@ -142,6 +142,7 @@ def _evaluate(a):
 
 def _measured(a):
     "The pipeline of --model-path, measured on --n held-out captions for its card unless --n is 0 or it carries a measurement."
+    import matplotlib; matplotlib.use('Agg')                           # the folder's sample grid, drawn with no display
     from artdiff_nb.metrics import evaluate
     check_int('--n', a.n, min=0)
     pipe = _pipeline(a)

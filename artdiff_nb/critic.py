@@ -25,9 +25,9 @@ from .vocabulary import STYLES, FAMILIES, FAMILY, GENRES, COLOURS, TIMES, title_
 from .procart import ProcArt, Painting, sample_painting, render
 
 # %% auto #0
-__all__ = ['ERAS', 'ERA_TOLERANCE', 'HEADS', 'SCORED', 'CRITIC_FILE', 'EVAL_SEED', 'era_of', 'era_ok', 'field_matches',
-           'caption_labels', 'painting_labels', 'ArtCritic', 'critic_data', 'critic_loss', 'train_critic',
-           'save_critic', 'load_critic', 'evaluation_paintings', 'confusion_figure']
+__all__ = ['ERAS', 'ERA_TOLERANCE', 'HEADS', 'SCORED', 'CRITIC_FILE', 'CRITIC_NAME', 'EVAL_SEED', 'era_of', 'era_ok',
+           'field_matches', 'caption_labels', 'painting_labels', 'ArtCritic', 'critic_data', 'critic_loss',
+           'train_critic', 'save_critic', 'load_critic', 'evaluation_paintings', 'confusion_figure']
 
 # %% ../nbs/14_critic.ipynb #4aaef20b
 ERAS = {'before 1600': (None, 1600), '1600-1799': (1600, 1800), '1800-1899': (1800, 1900),
@@ -153,6 +153,7 @@ def train_critic(n: int = 48_000, epochs: int = 5, lr: float = 3e-3, bs: int = 1
 
 # %% ../nbs/14_critic.ipynb #e57561e9
 CRITIC_FILE = 'weights/art_critic.safetensors'
+CRITIC_NAME = 'procart'             # which critic measures: this one is trained on the painter's art
 
 def save_critic(critic: ArtCritic, path) -> Path:
     "Write `critic` as half-precision safetensors with its settings and head vocabularies."

@@ -17,7 +17,7 @@ from fastai.learner import AvgSmoothLoss
 from .sources import Sample, Source
 from .data import validation_samples
 from .config import TrainConfig
-from .runfolder import latest_checkpoint
+from .runfolder import refuse_existing_run
 
 # %% auto #0
 __all__ = ['LAUNCHED_BY_ARTDIFF', 'launched_world', 'Processes', 'shared_validation', 'DDPCallback', 'ProcessFailed', 'lost_peer',
@@ -179,8 +179,7 @@ def check_gpus(cfg: TrainConfig) -> None:
 def launch_run(argv: Sequence[str], cfg: TrainConfig, resume: bool) -> None:
     "Start `cfg.devices` processes running `artdiff ARGV` and report, once, how the run ended when it did not finish."
     check_gpus(cfg)
-    if not resume and latest_checkpoint(Path(cfg.output_folder) / 'checkpoints') is not None:
-        raise FileExistsError(f"{cfg.output_folder} already holds a run; continue it with --resume {cfg.output_folder}, or choose another --output-folder")
+    if not resume: refuse_existing_run(cfg.output_folder)
     try: launch(argv, cfg.devices)
     except ProcessFailed as e:
         print(f"artdiff: error: {e}; the newest complete checkpoint is kept: continue with artdiff train --resume {cfg.output_folder}", file=sys.stderr)

@@ -20,10 +20,10 @@ from .core import check_int
 from .vocabulary import STYLES
 from .images import to_nchw
 from .procart import render
-from .critic import ArtCritic, HEADS, SCORED, EVAL_SEED, caption_labels, field_matches, load_critic, evaluation_paintings
+from .critic import ArtCritic, HEADS, SCORED, EVAL_SEED, CRITIC_NAME, caption_labels, field_matches, load_critic, evaluation_paintings
 
 # %% auto #0
-__all__ = ['CRITIC_NAME', 'METRIC_FIELDS', 'FrozenCritic', 'uint8_nchw', 'CaptionFidelity', 'FDCritic', 'KDCritic', 'evaluate',
+__all__ = ['METRIC_FIELDS', 'FrozenCritic', 'uint8_nchw', 'CaptionFidelity', 'FDCritic', 'KDCritic', 'evaluate',
            'evaluation_table', 'plot_fidelity']
 
 # %% ../nbs/15_metrics.ipynb #ee3f4810
@@ -85,8 +85,6 @@ def _distances(real: np.ndarray, fake: np.ndarray, critic: ArtCritic) -> tuple[f
     for m in (fd, kd): m.update(uint8_nchw(real), real=True); m.update(uint8_nchw(fake), real=False)
     kmean, kstd = kd.compute()
     return fd.compute().item(), kmean.item(), kstd.item()
-
-CRITIC_NAME = 'procart'             # which critic measured: this one is trained on the painter's art
 
 def evaluate(pipe, n: int = 256, seed: int = 0, batch_size: int = 64, progress: bool = True, critic: Optional[ArtCritic] = None,
              sampling=None) -> dict:

@@ -214,7 +214,6 @@ def save_pretrained(self: ArtDiffPipeline, save_directory, *, config=None, repo_
                     model_card_kwargs: Optional[dict] = None, **push_to_hub_kwargs):
     """Write the model folder `save_directory` (replaced whole if it exists); `push_to_hub=True` then uploads it as `repo_id`.
     `model_card_kwargs`: `use_as`, the name the card's examples load it by. (`config` is the mixin's; ours is the pipeline's.)"""
-    import matplotlib; matplotlib.use('Agg')
     dest = Path(save_directory); dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f'.{dest.name}.'))
     try: ModelHubMixin.save_pretrained(self, tmp, model_card_kwargs={'use_as': str(dest), **(model_card_kwargs or {})})

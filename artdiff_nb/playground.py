@@ -71,6 +71,8 @@ def variations(caption: str, field: str, tok=None) -> list[tuple[str, str]]:
     return out
 
 # %% ../nbs/50_playground.ipynb #24159ad7
+def _width(w: str) -> W.Layout: return W.Layout(width=w)
+
 class Playground(W.VBox):
     """An ipywidgets caption playground for `model`: an `ArtDiffPipeline`, or any name `ArtDiffPipeline.from_pretrained` takes
     ('pretrained', a model or run folder, a checkpoint, OWNER/NAME), loaded on `device`. `display(Playground(...))` in Jupyter,
@@ -78,41 +80,9 @@ class Playground(W.VBox):
     def __init__(self, model='pretrained', device='auto', caption: Optional[str] = None, scale: int = 4):
         self.pipe = model if isinstance(model, ArtDiffPipeline) else ArtDiffPipeline.from_pretrained(model, device=device)
         self.tok, self.scale, self.images, self.traj = self.pipe.tokenizer, scale, None, None
-        s = self.pipe.sampling
-        lay = lambda w: W.Layout(width=w)
-        self.artist = W.Combobox(options=known_values(self.tok, ARTISTS), placeholder='artist', description='artist', ensure_option=False, layout=lay('300px'))
-        self.title = W.Text(placeholder='title (a colour word and a time of day)', description='title', layout=lay('360px'))
-        self.style = W.Dropdown(options=['(none)'] + known_values(self.tok, list(STYLES)), description='style', layout=lay('300px'))
-        self.genre = W.Dropdown(options=['(none)'] + known_values(self.tok, GENRES), description='genre', layout=lay('260px'))
-        self.year = W.Text(placeholder='e.g. 1889', description='year', layout=lay('160px'))
-        self.caption = W.Textarea(description='caption', layout=lay('760px'), rows=2)
-        self.reads = W.HTML()
-        self.sampler = W.Dropdown(options=list(SAMPLERS), value=s.sampler, description='sampler', layout=lay('200px'))
-        b = SamplingConfig.BOUNDS
-        self.steps = W.BoundedIntText(value=s.steps, min=b['steps'][0], max=200, description='steps', layout=lay('150px'))
-        self.guidance = W.FloatSlider(value=s.guidance_scale, min=0, max=8, step=0.25, description='guidance', layout=lay('300px'))
-        self.eta = W.FloatSlider(value=s.eta, min=0, max=1, step=0.05, description='eta', layout=lay('260px'))
-        self.seed = W.BoundedIntText(value=0, min=0, max=2**31 - 1, description='seed', layout=lay('170px'))
-        self.new_seed = W.Button(description='new seed', icon='random', layout=lay('110px'))
-        self.n_images = W.BoundedIntText(value=4, min=1, max=16, description='images', layout=lay('150px'))
-        self.generate_button = W.Button(description='Generate', button_style='primary', icon='paint-brush')
-        self.buttons = {m: W.Button(description=label, tooltip=tip) for m, (label, tip) in {
-            'style': ('Every style', 'this caption in each style the model knows'), 'genre': ('Every genre', 'this caption in each genre'),
-            'colour': ('Every colour', "each colour word in the title"), 'year': ('Across years', 'this caption dated across six centuries'),
-            'guidance': ('Guidance sweep', 'the same seed from guidance 0 (unconditional) to 8'),
-            'trajectory': ('Denoising', 'x_t and the predicted x0 at every sampling step'),
-            'attention': ('Where words act', 'cross-attention of the image to each word')}.items()}
-        self.progress = W.IntProgress(value=0, min=0, max=1, layout=lay('300px'))
-        self.status = W.HTML()
-        self.image = W.Image(format='png', layout=W.Layout(max_width='100%'))
-        self.step_slider = W.IntSlider(description='step', min=0, max=0, layout=W.Layout(width='500px', display='none'))
+        self._caption_controls(); self._sampling_controls(self.pipe.sampling); self._output_controls()
         self._syncing = False
-        for w in (self.artist, self.title, self.style, self.genre, self.year): w.observe(self._fields_changed, 'value')
-        self.caption.observe(self._caption_changed, 'value')
-        self.new_seed.on_click(lambda _: setattr(self.seed, 'value', random.randrange(2**31 - 1)))
-        self.generate_button.on_click(lambda _: self._guard(self.generate))
-        for m, btn in self.buttons.items(): btn.on_click(lambda _, m=m: self._guard(lambda: self.explore(m)))
-        self.step_slider.observe(lambda ch: self._guard(self._show_step), 'value')
+        self._wire()
         self.set_caption(caption or f"{'Claude Monet' if 'Claude Monet' in self.artist.options or not self.artist.options else self.artist.options[0]} / Blue Harbour at Dusk / "
                                     f"{'Impressionism' if 'Impressionism' in self.style.options else self.style.options[-1]} / landscape / 1880")
         super().__init__([
@@ -122,6 +92,51 @@ class Playground(W.VBox):
             W.HBox([self.sampler, self.steps, self.guidance, self.eta]), W.HBox([self.seed, self.new_seed, self.n_images]),
             W.HBox([self.generate_button, *self.buttons.values()], layout=W.Layout(flex_flow='row wrap')),
             W.HBox([self.progress, self.status]), self.step_slider, self.image])
+
+    # -- the controls
+    def _caption_controls(self):
+        "The caption, field by field and whole, and how the model reads it."
+        self.artist = W.Combobox(options=known_values(self.tok, ARTISTS), placeholder='artist', description='artist', ensure_option=False, layout=_width('300px'))
+        self.title = W.Text(placeholder='title (a colour word and a time of day)', description='title', layout=_width('360px'))
+        self.style = W.Dropdown(options=['(none)'] + known_values(self.tok, list(STYLES)), description='style', layout=_width('300px'))
+        self.genre = W.Dropdown(options=['(none)'] + known_values(self.tok, GENRES), description='genre', layout=_width('260px'))
+        self.year = W.Text(placeholder='e.g. 1889', description='year', layout=_width('160px'))
+        self.caption = W.Textarea(description='caption', layout=_width('760px'), rows=2)
+        self.reads = W.HTML()
+
+    def _sampling_controls(self, s: SamplingConfig):
+        "Sampler, steps, guidance, eta and seeds, starting from the model's own sampling `s`; the Generate and explore buttons."
+        self.sampler = W.Dropdown(options=list(SAMPLERS), value=s.sampler, description='sampler', layout=_width('200px'))
+        b = SamplingConfig.BOUNDS
+        self.steps = W.BoundedIntText(value=s.steps, min=b['steps'][0], max=200, description='steps', layout=_width('150px'))
+        self.guidance = W.FloatSlider(value=s.guidance_scale, min=0, max=8, step=0.25, description='guidance', layout=_width('300px'))
+        self.eta = W.FloatSlider(value=s.eta, min=0, max=1, step=0.05, description='eta', layout=_width('260px'))
+        self.seed = W.BoundedIntText(value=0, min=0, max=2**31 - 1, description='seed', layout=_width('170px'))
+        self.new_seed = W.Button(description='new seed', icon='random', layout=_width('110px'))
+        self.n_images = W.BoundedIntText(value=4, min=1, max=16, description='images', layout=_width('150px'))
+        self.generate_button = W.Button(description='Generate', button_style='primary', icon='paint-brush')
+        self.buttons = {m: W.Button(description=label, tooltip=tip) for m, (label, tip) in {
+            'style': ('Every style', 'this caption in each style the model knows'), 'genre': ('Every genre', 'this caption in each genre'),
+            'colour': ('Every colour', "each colour word in the title"), 'year': ('Across years', 'this caption dated across six centuries'),
+            'guidance': ('Guidance sweep', 'the same seed from guidance 0 (unconditional) to 8'),
+            'trajectory': ('Denoising', 'x_t and the predicted x0 at every sampling step'),
+            'attention': ('Where words act', 'cross-attention of the image to each word')}.items()}
+
+    def _output_controls(self):
+        "The progress bar, the status line, the picture and the denoising step slider."
+        self.progress = W.IntProgress(value=0, min=0, max=1, layout=_width('300px'))
+        self.status = W.HTML()
+        self.image = W.Image(format='png', layout=W.Layout(max_width='100%'))
+        self.step_slider = W.IntSlider(description='step', min=0, max=0, layout=W.Layout(width='500px', display='none'))
+
+    def _wire(self):
+        "What each control does when it changes or is clicked."
+        for w in (self.artist, self.title, self.style, self.genre, self.year): w.observe(self._fields_changed, 'value')
+        self.caption.observe(self._caption_changed, 'value')
+        self.new_seed.on_click(lambda _: setattr(self.seed, 'value', random.randrange(2**31 - 1)))
+        self.generate_button.on_click(lambda _: self._guard(self.generate))
+        for m, btn in self.buttons.items(): btn.on_click(lambda _, m=m: self._guard(lambda: self.explore(m)))
+        self.step_slider.observe(lambda ch: self._guard(self._show_step), 'value')
 
     # -- the caption, both ways
     def set_caption(self, text: str): self.caption.value = text; self._caption_changed()

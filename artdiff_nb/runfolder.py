@@ -22,8 +22,8 @@ from .metrics import METRIC_FIELDS
 
 # %% auto #0
 __all__ = ['CKPT_FILES', 'LOG_FIELDS', 'write_run_config', 'read_run_config', 'rng_state', 'set_rng_state', 'process_rng',
-           'save_checkpoint', 'checkpoint_complete', 'latest_checkpoint', 'load_checkpoint', 'restore_optimizer',
-           'read_log', 'truncate_log', 'TrainingLog']
+           'save_checkpoint', 'checkpoint_complete', 'latest_checkpoint', 'refuse_existing_run', 'load_checkpoint',
+           'restore_optimizer', 'read_log', 'truncate_log', 'TrainingLog']
 
 # %% ../nbs/25_runfolder.ipynb #5c83c589
 def write_run_config(run, cfg: TrainConfig) -> Path:
@@ -121,6 +121,11 @@ def latest_checkpoint(ckpt_dir) -> Optional[Path]:
     except (OSError, ValueError, KeyError, TypeError): pass
     done = sorted(p for p in ckpt_dir.glob('step_*') if checkpoint_complete(p))
     return done[-1] if done else None
+
+def refuse_existing_run(run) -> None:
+    "A new run must not write over one that has a checkpoint: raise the one line that says how to continue it instead."
+    if latest_checkpoint(Path(run) / 'checkpoints') is not None:
+        raise FileExistsError(f"{run} already holds a run; continue it with --resume {run}, or choose another --output-folder")
 
 def load_checkpoint(d) -> dict:
     "Everything in checkpoint directory `d`: `model`, `ema`, `training` tensors and the `state` JSON."

@@ -21,7 +21,7 @@ from .data import diffusion_dls
 from .config import TrainConfig, ConfigError
 from .learner import diffusion_learner, lr_schedule
 from .runfolder import (latest_checkpoint, load_checkpoint, restore_optimizer, set_rng_state, process_rng, truncate_log,
-                                  read_run_config, write_run_config)
+                                  read_run_config, write_run_config, refuse_existing_run)
 from .pipeline import make_model, make_schedule
 from .callbacks import EMACallback, SampleGridCallback, CheckpointCallback, RunLogCallback, StepLimit, CaptionMetricsCallback
 from .distributed import Processes, DDPCallback, shared_validation
@@ -61,8 +61,7 @@ def _resolve_run(cfg: TrainConfig, resume: bool, max_steps: Optional[int]):
     if resume:
         cfg = read_run_config(run).replace(output_folder=str(run))     # the folder may have moved since
         if ck_dir is None: raise FileNotFoundError(f"{run} has no complete checkpoint to resume from")
-    elif ck_dir is not None:
-        raise FileExistsError(f"{run} already holds a run; continue it with --resume {run}, or choose another --output-folder")
+    else: refuse_existing_run(run)
     if max_steps is not None: cfg = cfg.replace(max_steps=check_int('max_steps', max_steps, min=1), n_epochs=None)
     return run, cfg, ck_dir
 
