@@ -1,4 +1,4 @@
-"""What a run leaves behind, and when: EMA weights, sample grids and metrics every N steps, checkpoints at every epoch's end, and a log with its curves.
+"""What a run leaves behind, and when: EMA weights, sample grids and metrics every N steps, checkpoints every `checkpoint_interval` steps, and a log with its curves.
 
 Docs: https://artdiff.github.io/artdiff_nb/callbacks.html.md"""
 
@@ -24,40 +24,40 @@ from .critic import SCORED, ArtCritic, load_critic
 from .metrics import CaptionFidelity, FDCritic, KDCritic, plot_fidelity, uint8_nchw
 
 # %% auto #0
-__all__ = ['global_step', 'EpochEndCallback', 'epoch_end_step', 'StepLimit', 'EMACallback', 'SampleGridCallback',
+__all__ = ['global_step', 'IntervalEndCallback', 'interval_end_step', 'StepLimit', 'EMACallback', 'SampleGridCallback',
            'CheckpointCallback', 'RunLogCallback', 'CaptionMetricsCallback']
 
 # %% ../nbs/27_callbacks.ipynb #5d8c1b59
 def global_step(cb: Callback) -> int:
-    "Optimiser steps completed, counting every epoch of the run (including epochs skipped on resume)."
-    return cb.epoch * cb.learn.steps_per_epoch + cb.iter + 1
+    "Optimiser steps completed since the run began (counting the intervals skipped on resume)."
+    return cb.epoch * cb.learn.interval_steps + cb.iter + 1
 
-class EpochEndCallback(Callback):
-    "Base for callbacks acting at epoch ends: `epoch_done` runs only for epochs that trained (not those skipped on resume)."
+class IntervalEndCallback(Callback):
+    "Base for callbacks acting at an interval's end (fastai's `after_epoch`): `interval_done` runs only for intervals that trained."
     _cancelled = False
-    def after_cancel_epoch(self): self._cancelled = True
+    def after_cancel_epoch(self): self._cancelled = True       # fastai's SkipToEpoch cancels the intervals a resumed run skips
     def after_epoch(self):
         if self._cancelled: self._cancelled = False
-        else: self.epoch_done()
-    def epoch_done(self): pass
+        else: self.interval_done()
+    def interval_done(self): pass
 
-def epoch_end_step(cb: Callback) -> int:
-    "The global step at the end of the current epoch (the last epoch of a run may be shorter than the others)."
-    return cb.epoch * cb.learn.steps_per_epoch + len(cb.dls.train)
+def interval_end_step(cb: Callback) -> int:
+    "The global step at the end of the current interval (the last interval of a run may be shorter than the others)."
+    return cb.epoch * cb.learn.interval_steps + len(cb.dls.train)
 
 # %% ../nbs/27_callbacks.ipynb #55d39c3f
 class StepLimit(Callback):
-    "Train exactly `total` steps: the last epoch is cut to the steps left, and `pct_train` counts global steps."
+    "Train exactly `total` steps: the last interval is cut to the steps left, and `pct_train` counts global steps."
     order = -5                                       # before ParamScheduler reads pct_train
     def __init__(self, total: int): self.total = check_int('max_steps', total, min=1)
 
     def before_epoch(self):
-        self.dls.train.n = max(1, min(self.learn.steps_per_epoch, self.total - self.epoch * self.learn.steps_per_epoch))
+        self.dls.train.n = max(1, min(self.learn.interval_steps, self.total - self.epoch * self.learn.interval_steps))
 
     def before_batch(self):
         if self.training: self.learn.pct_train = (global_step(self) - 1) / self.total
 
-    def after_fit(self): self.dls.train.n = self.learn.steps_per_epoch        # leave the DataLoader as it was found
+    def after_fit(self): self.dls.train.n = self.learn.interval_steps        # leave the DataLoader as it was found
 
 # %% ../nbs/27_callbacks.ipynb #56584401
 class EMACallback(Callback):
@@ -102,8 +102,8 @@ class SampleGridCallback(Callback):
         if step is not None and (step % self.every == 0 or step == self.last_step): self.sample_now(step)
 
 # %% ../nbs/27_callbacks.ipynb #6a7e50a4
-class CheckpointCallback(EpochEndCallback):
-    """Save a checkpoint at the end of every epoch (`checkpoint_interval` steps), keeping the newest `keep`.
+class CheckpointCallback(IntervalEndCallback):
+    """Save a checkpoint at the end of every interval (`checkpoint_interval` steps), keeping the newest `keep`.
     In data-parallel training every process runs it: `gather` collects every process's RNG state (a collective call),
     and only the process with `write` set writes."""
     order = 80
@@ -111,16 +111,16 @@ class CheckpointCallback(EpochEndCallback):
         self.dir, self.keep, self.extra = Path(ckpt_dir), check_int('n_saved_models', keep, min=1), extra
         self.gather, self.write = gather, write
 
-    def epoch_done(self):
+    def interval_done(self):
         rng = self.gather(rng_state()) if self.gather is not None else [rng_state()]
         if not self.write: return
         ema, diffusion = getattr(self.learn, 'ema', None), getattr(self.learn, 'diffusion_cb', None)
         extra = {**(self.extra or {}), **({'low_res_steps': diffusion.low_res_steps} if diffusion is not None and diffusion.low_res_steps else {})}
-        save_checkpoint(self.dir, epoch_end_step(self), self.epoch + 1, unwrapped(self.learn.model),
+        save_checkpoint(self.dir, interval_end_step(self), unwrapped(self.learn.model),
                         ema.ema_model if ema is not None else None, self.learn.opt.opt, self.keep, extra, rng)
 
 # %% ../nbs/27_callbacks.ipynb #b3829b01
-class RunLogCallback(EpochEndCallback):
+class RunLogCallback(IntervalEndCallback):
     """Append training and validation losses to `training_log.csv` and redraw `training_curve_LOSS.png`.
     With `echo`, also print each row as one plain line (step, losses, images/s, ETA to `total` steps): the progress
     report for a log file or a pipe, where progress bars would be carriage-return noise."""
@@ -157,14 +157,14 @@ class RunLogCallback(EpochEndCallback):
         if step % self.every == 0:
             now = time.perf_counter()
             ips = self.n_last * (self.bs or self.xb[0].shape[0]) / max(now - self.t_last, 1e-9)
-            self._append(step, epoch=self.epoch, train_loss=f"{self.smooth:.6f}", lr=f"{self.learn.opt.hypers[-1]['lr']:.3e}",
+            self._append(step, train_loss=f"{self.smooth:.6f}", lr=f"{self.learn.opt.hypers[-1]['lr']:.3e}",
                          images_per_s=f"{ips:.1f}", elapsed_s=self._elapsed())
             self.t_last, self.n_last = now, 0
 
-    def epoch_done(self):
+    def interval_done(self):
         values = self.learn.recorder.values
         if values and len(values[-1]) > 1:
-            self._append(epoch_end_step(self), epoch=self.epoch, valid_loss=f"{values[-1][1]:.6f}", elapsed_s=self._elapsed())
+            self._append(interval_end_step(self), valid_loss=f"{values[-1][1]:.6f}", elapsed_s=self._elapsed())
         save_figure(plot_curve(read_log(self.log.path), title=self.dir.name), self.dir / 'training_curve_LOSS.png')
 
     def after_fit(self): self.log.close()

@@ -88,7 +88,7 @@ def _train(a):
     if world == 1 and cfg.devices > 1:                                  # start the processes, each running this same command
         return launch_run(a.argv + (['--devices', str(cfg.devices)] if a.devices is None else []), cfg, bool(a.resume))
     main, n = os.environ.get('RANK', '0') == '0', max(world, cfg.devices)
-    steps = a.max_steps if a.max_steps is not None else cfg.total_steps
+    steps = a.max_steps if a.max_steps is not None else cfg.max_steps
     procs = f" on {n} processes (effective batch {cfg.data.batch_size * n})" if n > 1 else ''
     if main: print(f"training {'(resumed) ' if a.resume else ''}into {cfg.output_folder}: {steps} steps of batch {cfg.data.batch_size}{procs} "
                    f"at {cfg.unet.image_size}px; samples every {cfg.sample_interval}, checkpoints every {cfg.checkpoint_interval}", flush=True)

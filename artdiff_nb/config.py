@@ -66,7 +66,8 @@ class TrainConfig:
         check_float('metrics_budget', self.metrics_budget, 0, 1)
         if self.n_metric_captions > self.data.valid_size:
             raise InvalidArgument('n_metric_captions', f"n_metric_captions ({self.n_metric_captions}) must be <= valid_size ({self.data.valid_size}): metrics draw validation captions")
-        if self.n_epochs is not None: check_int('n_epochs', self.n_epochs, min=1)
+        if self.n_epochs is not None:                     # EIR's key; an epoch is a pass over the data, which a stream never ends
+            raise InvalidArgument('n_epochs', "n_epochs counts passes over the data, and a stream of paintings never ends one: set iterations (training steps) instead")
         check_int('seed', self.seed, min=0); check_choice('precision', self.precision, PRECISIONS)
         for f in ('channels_last', 'compile_model'):
             if not isinstance(getattr(self, f), bool): raise InvalidArgumentType(f, f"{f} must be true or false, got {getattr(self, f)!r}")
@@ -74,11 +75,6 @@ class TrainConfig:
             raise InvalidArgument('sampling.steps', f"steps ({self.sampling.steps}) must be <= the schedule's T ({self.schedule.T})")
         if self.optim.low_res_fraction and (self.unet.image_size % 2 or self.unet.image_size // 2 % self.unet.factor):
             raise InvalidArgument('optim.low_res_fraction', f"low_res_fraction: half of image_size {self.unet.image_size} must be divisible by {self.unet.factor}, as the UNet's levels need")
-
-    @property
-    def total_steps(self) -> int:
-        "Training steps: `iterations`, or `n_epochs` epochs of `checkpoint_interval` steps."
-        return self.n_epochs * self.checkpoint_interval if self.n_epochs else self.max_steps
 
     def replace(self, **changes) -> 'TrainConfig':
         "A checked copy with `changes`; a component may be given as a dict of the fields to change in it."

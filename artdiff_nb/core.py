@@ -12,7 +12,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['InvalidArgument', 'InvalidArgumentType', 'check_int', 'check_float', 'check_choice', 'atomic_write', 'pick_device',
-           'retain_freed_memory']
+           'cast_floats', 'retain_freed_memory']
 
 # %% ../nbs/00_core.ipynb #d08fd26d
 class InvalidArgument(ValueError):
@@ -73,6 +73,11 @@ def pick_device(name='auto'):
     except (RuntimeError, TypeError): raise ValueError(f"unknown device {name!r}; use auto, cpu or cuda") from None
     if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError("device 'cuda' asked for, but no CUDA GPU is available")
     return d
+
+# %% ../nbs/00_core.ipynb #e0c8c9cc
+def cast_floats(state: dict, dtype) -> dict:
+    "State dict `state` as contiguous CPU tensors with its floating-point ones cast to `dtype`: what a weights file holds."
+    return {k: (v.detach().to('cpu', dtype) if v.is_floating_point() else v.detach().cpu()).contiguous() for k, v in state.items()}
 
 # %% ../nbs/00_core.ipynb #68c9787d
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3     # mallopt's parameter numbers, from glibc's malloc.h

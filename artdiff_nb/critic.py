@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn, Tensor
 from safetensors.torch import save_file, load_file, safe_open
 
-from .core import check_int
+from .core import cast_floats, check_int
 from .captions import Caption
 from .images import to_nchw
 from .vocabulary import STYLES, FAMILIES, FAMILY, GENRES, COLOURS, TIMES, title_words
@@ -157,7 +157,7 @@ CRITIC_NAME = 'procart'             # which critic measures: this one is trained
 
 def save_critic(critic: ArtCritic, path) -> Path:
     "Write `critic` as half-precision safetensors with its settings and head vocabularies."
-    sd = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in critic.state_dict().items()}
+    sd = cast_floats(critic.state_dict(), torch.float16)
     meta = dict(format='artdiff_nb.ArtCritic', width=str(critic.width), num_features=str(critic.num_features), heads=json.dumps(HEADS))
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + '.tmp')
@@ -172,7 +172,7 @@ def load_critic(path=None) -> ArtCritic:
     if json.loads(meta['heads']) != {k: list(v) for k, v in HEADS.items()}:
         raise ValueError(f"{path}: the critic's heads do not match this painter's vocabulary; retrain it (tools/train_critic.py)")
     c = ArtCritic(int(meta['width']), int(meta['num_features']))
-    c.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()})
+    c.load_state_dict(cast_floats(load_file(str(path)), torch.float32))
     return c.eval().requires_grad_(False)
 
 @lru_cache(maxsize=1)

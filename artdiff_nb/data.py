@@ -127,13 +127,13 @@ def validation_samples(source: Source, n: int) -> list[Sample]:
     source.skip(s.sample_id for s in valid)
     return valid
 
-def diffusion_dls(source: Source | Sequence[Source], tok: CaptionTokenizer, bs: int, valid: Sequence[Sample], iters_per_epoch: int,
+def diffusion_dls(source: Source | Sequence[Source], tok: CaptionTokenizer, bs: int, valid: Sequence[Sample], interval_steps: int,
                   valid_bs: Optional[int] = None, device=None, part: tuple[int, int] = (0, 1)):
-    """fastai DataLoaders: `iters_per_epoch` batches of the stream (one thread per source) per epoch, and the fixed `valid` samples.
+    """fastai DataLoaders: `interval_steps` batches of the stream (one thread per source) per interval, and the fixed `valid` samples.
     `part = (rank, world)`: this process validates batches `rank`, `rank + world`, ... of `valid` (its part of the work)."""
     from fastai.data.core import DataLoaders
     stream = BatchStream(source, tok, bs)
-    train = CaptionDataLoader(stream, tok, stream.source.image_size, bs=None, n=check_int('iters_per_epoch', iters_per_epoch, min=1),
+    train = CaptionDataLoader(stream, tok, stream.source.image_size, bs=None, n=check_int('interval_steps', interval_steps, min=1),
                               device=device)
     per_batch, (rank, world) = valid_bs or bs, part
     mine = [s for i in range(rank * per_batch, len(valid), world * per_batch) for s in valid[i:i + per_batch]]

@@ -22,7 +22,7 @@ from fastai.callback.schedule import SchedCos, SchedLin, SchedNo, combine_scheds
 from fastai.callback.training import GradientClip
 from fastai.optimizer import OptimWrapper
 
-from .core import check_float, check_int, check_choice, atomic_write, retain_freed_memory, InvalidArgument
+from .core import cast_floats, check_float, check_int, check_choice, atomic_write, retain_freed_memory, InvalidArgument
 from .captions import CaptionTokenizer
 from .schedules import NoiseSchedule
 from .encoder import with_null_captions
@@ -148,8 +148,7 @@ def lr_schedule(kind: str, lr: float, warmup: int, total: int):
 
 def cpu_state_dict(m: torch.nn.Module) -> dict:
     "`m`'s state as contiguous CPU tensors, floats as float32: what a safetensors file of weights holds."
-    return {k: v.detach().float().cpu().contiguous() if v.is_floating_point() else v.detach().cpu().contiguous()
-            for k, v in m.state_dict().items()}
+    return cast_floats(m.state_dict(), torch.float32)
 
 def unwrapped(model: torch.nn.Module) -> torch.nn.Module:
     "The model inside a data-parallel wrapper (`DistributedDataParallel`), or `model` itself."
@@ -214,5 +213,5 @@ def diffusion_learner(dls, model: torch.nn.Module, sched: NoiseSchedule, optim: 
     opt_func = partial(OptimWrapper, opt=partial(OPTIMIZERS[optim.optimizer], foreach=True))
     learn = DiffusionLearner(dls, model, sched, sampling, optim=optim, loss_func=diffusion_loss, opt_func=opt_func, lr=optim.lr, wd=optim.wd,
                              cbs=cbs, train_bn=True)
-    learn.steps_per_epoch = len(dls.train)               # global steps count full epochs, even when the last one is cut
+    learn.interval_steps = len(dls.train)                # global steps count full intervals, even when the last one is cut
     return learn

@@ -20,7 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 
 import artdiff_nb
-from .core import check_choice, pick_device
+from .core import cast_floats, check_choice, pick_device
 from .captions import CaptionTokenizer
 from .images import to_uint8
 from .figures import caption_grid, save_figure
@@ -29,7 +29,7 @@ from .unet import CaptionDiffusion, n_params
 from .samplers import SamplingConfig, sample, image_seeds
 from .critic import evaluation_paintings, SCORED
 from .metrics import evaluation_table
-from .learner import DiffusionLearner, cpu_state_dict
+from .learner import DiffusionLearner
 from .config import TrainConfig
 from .runfolder import read_run_config, latest_checkpoint, checkpoint_complete, read_log
 
@@ -194,7 +194,7 @@ class ArtDiffPipeline(ModelHubMixin, library_name='artdiff_nb', pipeline_tag='te
 def _save_pretrained(self: ArtDiffPipeline, save_directory: Path) -> None:
     "The mixin's hook: weights (float16), config, tokenizer, the evaluation if any, and a grid of samples."
     d = Path(save_directory)
-    weights = {k: v.half() if v.is_floating_point() else v for k, v in cpu_state_dict(self.model).items()}
+    weights = cast_floats(self.model.state_dict(), torch.float16)
     meta = dict(format='artdiff_nb.model', step=str(self.step), dtype='float16', weights='ema')
     if self.training_seconds is not None: meta['training_seconds'] = f"{self.training_seconds:.0f}"
     save_file(weights, d / WEIGHTS, metadata=meta)
@@ -260,7 +260,7 @@ def _from_folder(cls, folder: Path, config: Optional[dict], device: torch.device
     cfg = TrainConfig.from_dict(config if config is not None else json.loads((folder / CONFIG).read_text()))
     tok = CaptionTokenizer.load(folder / TOKENIZER)
     model = make_model(cfg, len(tok))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in load_file(folder / WEIGHTS).items()})
+    model.load_state_dict(cast_floats(load_file(folder / WEIGHTS), torch.float32))
     ev = json.loads((folder / 'evaluation.json').read_text()) if (folder / 'evaluation.json').is_file() else None
     secs = float(meta['training_seconds']) if 'training_seconds' in meta else None
     return cls(model.to(device).eval(), tok, cfg, step=int(meta.get('step', 0)), name=str(folder), source=folder, evaluation=ev,

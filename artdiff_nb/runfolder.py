@@ -86,7 +86,7 @@ def _optimizer_tensors(opt: Optional[torch.optim.Optimizer]) -> tuple[dict, list
         for k, v in st.items(): tensors[f"opt.{i}.{k}"] = v.detach().cpu().contiguous() if torch.is_tensor(v) else torch.tensor(v)
     return tensors, sd['param_groups']
 
-def save_checkpoint(ckpt_dir, step: int, epoch: int, model: torch.nn.Module, ema: Optional[torch.nn.Module] = None,
+def save_checkpoint(ckpt_dir, step: int, model: torch.nn.Module, ema: Optional[torch.nn.Module] = None,
                     opt: Optional[torch.optim.Optimizer] = None, keep: int = 1, extra: Optional[dict] = None,
                     rng: Optional[Sequence[tuple[dict, dict]]] = None) -> Path:
     """Write checkpoint `step` atomically under `ckpt_dir`, point `latest` at it, and keep only the newest `keep`.
@@ -102,7 +102,7 @@ def save_checkpoint(ckpt_dir, step: int, epoch: int, model: torch.nn.Module, ema
     opt_tensors, groups = _optimizer_tensors(opt)
     save_file({**rng_tensors, **opt_tensors}, tmp / 'training_state.safetensors')
     more = {'rng_processes': [js for _, js in rng[1:]]} if len(rng) > 1 else {}
-    _write_json(tmp / 'state.json', dict(step=step, epoch=epoch, param_groups=groups, rng=rng[0][1], **more, **(extra or {})))
+    _write_json(tmp / 'state.json', dict(step=step, param_groups=groups, rng=rng[0][1], **more, **(extra or {})))
     for f in CKPT_FILES: _fsync(tmp / f)
     if final.exists(): shutil.rmtree(final)
     os.replace(tmp, final); _fsync(ckpt_dir)
@@ -144,7 +144,7 @@ def restore_optimizer(opt: torch.optim.Optimizer, ck: dict) -> None:
     opt.load_state_dict(dict(state=state, param_groups=ck['state']['param_groups']))
 
 # %% ../nbs/25_runfolder.ipynb #a0fa5d59
-LOG_FIELDS = ('step', 'epoch', 'train_loss', 'valid_loss', 'lr', 'images_per_s', 'elapsed_s') + METRIC_FIELDS
+LOG_FIELDS = ('step', 'train_loss', 'valid_loss', 'lr', 'images_per_s', 'elapsed_s') + METRIC_FIELDS
 
 def read_log(path) -> list[dict]:
     "Rows of a `training_log.csv`, numbers as floats (empty cells as None)."
@@ -153,7 +153,7 @@ def read_log(path) -> list[dict]:
     with open(path, newline='') as f:
         return [{k: (float(v) if v not in ('', None) else None) for k, v in r.items()} for r in csv.DictReader(f)]
 
-def _cell(k, v): return '' if v is None else int(v) if k in ('step', 'epoch') else v
+def _cell(k, v): return '' if v is None else int(v) if k == 'step' else v
 
 def _write_log(path, rows) -> None:
     with atomic_write(path, newline='') as f:

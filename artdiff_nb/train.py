@@ -62,7 +62,7 @@ def _resolve_run(cfg: TrainConfig, resume: bool, max_steps: Optional[int]):
         cfg = read_run_config(run).replace(output_folder=str(run))     # the folder may have moved since
         if ck_dir is None: raise FileNotFoundError(f"{run} has no complete checkpoint to resume from")
     else: refuse_existing_run(run)
-    if max_steps is not None: cfg = cfg.replace(max_steps=check_int('max_steps', max_steps, min=1), n_epochs=None)
+    if max_steps is not None: cfg = cfg.replace(max_steps=check_int('max_steps', max_steps, min=1))
     return run, cfg, ck_dir
 
 def _write_run(run: Path, cfg: TrainConfig, resume: bool, config_files: Sequence) -> None:
@@ -77,7 +77,7 @@ def _write_run(run: Path, cfg: TrainConfig, resume: bool, config_files: Sequence
     write_run_config(run, cfg)
 
 def _restore(learn, ema: EMACallback, ck_dir: Path, srcs: Sequence[Source], cfg: TrainConfig, run: Path, procs: Processes) -> int:
-    "Put back model, EMA, optimiser, RNG, log and stream position from checkpoint `ck_dir`; returns the epoch to start at."
+    "Put back model, EMA, optimiser, RNG, log and stream position from checkpoint `ck_dir`; returns the interval to start at."
     ck = load_checkpoint(ck_dir)
     learn.model.load_state_dict(ck['model'])
     ema.ema_model = make_model(cfg, learn.model.encoder.tok.num_embeddings); ema.ema_model.load_state_dict(ck['ema'])
@@ -87,9 +87,8 @@ def _restore(learn, ema: EMACallback, ck_dir: Path, srcs: Sequence[Source], cfg:
     learn.create_opt(); restore_optimizer(learn.opt.opt, ck)
     set_rng_state(*process_rng(ck, procs.rank))
     if procs.is_main: truncate_log(run / 'training_log.csv', ck['state']['step'])
-    start_epoch = ck['state']['epoch']
-    for s in srcs: s.advance(start_epoch * cfg.checkpoint_interval * cfg.data.batch_size)   # each part continues where it was
-    return start_epoch
+    for s in srcs: s.advance(ck['state']['step'] * cfg.data.batch_size)   # each process's part continues where it was
+    return math.ceil(ck['state']['step'] / cfg.checkpoint_interval)
 
 def _check_processes(cfg: TrainConfig, procs: Processes, resume: bool) -> TrainConfig:
     "The config for the processes that run: a launcher's count wins for a new run; a resumed run needs as many as it had."
@@ -109,7 +108,7 @@ def _tokenizer(cfg: TrainConfig, run: Path, resume: bool, srcs: Sequence[Source]
 
 def _run_callbacks(cfg: TrainConfig, run: Path, valid: Sequence, procs: Processes, progress) -> list:
     "EMA, the step limit and checkpoints in every process; the log, the sample grids and the metrics in the main one alone."
-    total = cfg.total_steps
+    total = cfg.max_steps
     cbs = [EMACallback(cfg.optim.ema_decay), StepLimit(total),
            CheckpointCallback(run / 'checkpoints', cfg.n_saved_models, write=procs.is_main, gather=procs.gather if procs.world > 1 else None)]
     if procs.is_main:
@@ -125,7 +124,7 @@ def _run_callbacks(cfg: TrainConfig, run: Path, valid: Sequence, procs: Processe
 
 def train(cfg: TrainConfig, resume: bool = False, config_files: Sequence = (), progress: bool | str = True,
           max_steps: Optional[int] = None, cbs: Sequence = ()) -> Path:
-    """Train into `cfg.output_folder` (or continue it with `resume`) for exactly `cfg.total_steps`; returns the run folder.
+    """Train into `cfg.output_folder` (or continue it with `resume`) for exactly `cfg.max_steps`; returns the run folder.
     `config_files` are copied into `configs/`; `max_steps` overrides the config (e.g. to extend a resumed run);
     `progress`: True for fastprogress bars, 'lines' for one plain line per `log_interval`, False for silence;
     `cbs` are extra fastai callbacks for this fit. Started as several processes by a launcher, it trains data-parallel."""
@@ -139,14 +138,14 @@ def train(cfg: TrainConfig, resume: bool = False, config_files: Sequence = (), p
     for s in srcs: s.shard(procs.rank, procs.world)
     if procs.is_main: _write_run(run, cfg, resume, config_files)
     tok = _tokenizer(cfg, run, resume, srcs, procs)
-    total, interval = cfg.total_steps, cfg.checkpoint_interval     # fastai's epoch: the steps between two checkpoints
+    total, interval = cfg.max_steps, cfg.checkpoint_interval     # fastai's epoch is our interval: the steps between two checkpoints
     dls = diffusion_dls(srcs, tok, cfg.data.batch_size, valid, interval, device=procs.device, part=(procs.rank, procs.world))
     learn = diffusion_learner(dls, make_model(cfg, len(tok)), make_schedule(cfg), cfg.optim, cfg.precision, cfg.channels_last, cfg.compile_model,
                               cbs=_run_callbacks(cfg, run, valid, procs, progress), sampling=cfg.sampling, seed=cfg.seed, total_steps=total)
     learn.train_config = cfg                                         # what `learn.pipeline` and `export` describe the model with
     start = _restore(learn, learn.ema, ck_dir, srcs, cfg, run, procs) if resume else 0
     fit_cbs = [ParamScheduler({'lr': lr_schedule(cfg.optim.lr_schedule, cfg.optim.lr, cfg.optim.warmup_steps, total)}), *cbs]
-    if progress is not True: learn.logger = lambda *_: None      # without bars fastai prints raw epoch lists; our log lines say it
+    if progress is not True: learn.logger = lambda *_: None      # without bars fastai prints raw lists per interval; our log lines say it
     try:
         with (contextlib.nullcontext() if progress is True else learn.no_bar()): learn.fit(math.ceil(total / interval), cbs=fit_cbs, start_epoch=start)
     finally: dls.train.dataset.close()

@@ -90,23 +90,25 @@ def stop(p, sig=signal.SIGTERM, group: bool = False):
             os.killpg(p.pid, signal.SIGKILL) if group else p.kill()
             p.wait()
 
+def start_server(*cmd, port: int, env=None, timeout: float = 120, group: bool = False):
+    "Start server command `cmd` and wait until it listens on 127.0.0.1:`port` (killing it if it never does); stop it with `stop`."
+    p = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, **(env or {})}, start_new_session=group)
+    try: wait_port(port, p, timeout)
+    except BaseException: stop(p, group=group); raise
+    return p
+
 @contextlib.contextmanager
 def served(*cmd, port: int, env=None, timeout: float = 120, sig=signal.SIGTERM, group: bool = False):
     "Run server command `cmd` until it listens on 127.0.0.1:`port`; yield its process; always stop it (`sig`, then kill)."
-    p = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, **(env or {})}, start_new_session=group)
-    try:
-        wait_port(port, p, timeout)
-        yield p
+    p = start_server(*cmd, port=port, env=env, timeout=timeout, group=group)
+    try: yield p
     finally: stop(p, sig, group)
 
 def start_stream(*args, port=None):
     "`artdiff stream` on a free port, listening: (process, port); stop it with `stop`."
     port = port or free_port()
-    p = subprocess.Popen([str(BIN / 'artdiff'), 'stream', '--port', str(port), *map(str, args)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_port(port, p)
-    return p, port
+    return start_server(BIN / 'artdiff', 'stream', '--port', port, *args, port=port), port
 
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',

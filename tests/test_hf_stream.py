@@ -4,7 +4,7 @@ import os, subprocess
 
 import pytest
 
-from conftest import BIN, free_port, wait_port, write_fixtures, hello, ask, stop
+from conftest import BIN, free_port, served, write_fixtures, hello, ask
 from loopback_hub import LoopbackHub
 from websockets.sync.client import connect
 
@@ -33,14 +33,11 @@ def test_artdiff_stream_from_hf_url(hub, tmp_path):
     port = free_port()
     env = {**os.environ, 'HF_ENDPOINT': url, 'HF_HUB_DISABLE_TELEMETRY': '1', 'HF_HOME': str(tmp_path / 'hf')}
     env.pop('HF_HUB_OFFLINE', None)
-    p = subprocess.Popen([str(BIN / 'artdiff'), 'stream', '--source', f'hf://datasets/{REPO}', '--port', str(port),
-                          '--image-size', '24', '--no-loop'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        wait_port(port, p)
+    with served(BIN / 'artdiff', 'stream', '--source', f'hf://datasets/{REPO}', '--port', port, '--image-size', '24', '--no-loop',
+                port=port, env=env):
         with connect(f'ws://127.0.0.1:{port}/ws', max_size=None) as ws:
             hello(ws)
             batch = ask(ws, 'getData', {'batch_size': 50})['payload']
             assert len(batch) == 7 and batch[0]['inputs']['caption'].startswith('Vincent Van Gogh / Starry Night 0')
             assert ask(ws, 'status')['payload']['corrupt_skipped'] == 1
-    finally: stop(p)
     assert any('/resolve/' in path and r for _, path, r in log)

@@ -11,7 +11,7 @@ import yaml
 from PIL import Image
 from websockets.sync.client import connect
 
-from conftest import artdiff, free_port, wait_port, start_stream, stop, hello, ask, ask_reset, write_fixtures, write_configs
+from conftest import artdiff, free_port, wait_port, served, start_stream, stop, hello, ask, ask_reset, write_fixtures, write_configs
 
 @pytest.fixture
 def server():
@@ -207,11 +207,8 @@ def test_eir_client_sequence_against_artdiff_stream(tmp_path):
 @pytest.fixture
 def eir_like():
     port = free_port()
-    p = subprocess.Popen([sys.executable, str(Path(__file__).parent / 'eir_like_server.py'), '--port', str(port), '--samples', '200',
-                          '--dry-seconds', '0.5'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_port(port, p)
-    yield f'ws://127.0.0.1:{port}/ws'
-    stop(p)
+    with served(sys.executable, Path(__file__).parent / 'eir_like_server.py', '--port', port, '--samples', 200, '--dry-seconds', 0.5, port=port):
+        yield f'ws://127.0.0.1:{port}/ws'
 
 def test_our_client_reads_a_server_like_eirs(eir_like):
     from artdiff_nb.stream import WebSocketSource
