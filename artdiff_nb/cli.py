@@ -162,13 +162,19 @@ def _push(a):
     url = pipe.push_to_hub(a.repo, private=a.private or None, commit_message=a.message)
     print(f"pushed: {url}\nuse it anywhere with --model-path {a.repo}")
 
+def _prepare(a):
+    from artdiff_nb.prepare import prepare
+    m = prepare(a.source, a.out, a.size, a.shards, a.workers, a.format, a.quality, progress=True if sys.stdout.isatty() else 'lines')
+    print(f"prepared {m['rows']} rows at {m['size']}px into {len(m['files'])} shards in {a.out} ({len(m['corrupt'])} corrupt rows skipped, "
+          f"listed in {Path(a.out) / 'prepared.json'}); train from it with input_source: {a.out}")
+
 def _stream(a):
     import asyncio, signal
     from artdiff_nb.stream import StreamServer
     from artdiff_nb.sources import ProcArtSource, ParquetSource
     check_int('--port', a.port, min=0, max=65535); check_int('--image-size', a.image_size, min=8)
     if a.source == 'procart': src = ProcArtSource(seed=a.seed, image_size=a.image_size, field_dropout=a.field_dropout)
-    else: src = ParquetSource(a.source, a.image_size, loop=not a.no_loop, augment=a.augment, seed=a.seed)
+    else: src = ParquetSource(a.source, a.image_size, loop=not a.no_loop, augment=a.augment, seed=a.seed, shuffle=not a.no_shuffle)
     server = StreamServer(src, fmt=a.format)
     signal.signal(signal.SIGTERM, lambda *_: server._stop.set())       # `kill` stops it cleanly, like Ctrl-C
     where = lambda s: print(f"serving {a.source} at ws://{a.host}:{s.port}/ws ({a.image_size}px {a.format}, EIR protocol 1.0); Ctrl-C stops", flush=True)
@@ -267,7 +273,7 @@ def _data_commands(sub):
     s.add_argument('--styles', nargs='+', default=None, metavar='STYLE', help='only these styles (default: all)')
     st = _command(sub, 'stream', _stream, "serve captioned images over EIR's WebSocket protocol at ws://HOST:PORT/ws",
                   'artdiff stream --source procart --image-size 32 --port 8000')
-    st.add_argument('--source', default='procart', help="procart (default), a .parquet file, a folder of them, or hf://datasets/OWNER/NAME")
+    st.add_argument('--source', default='procart', help="procart (default), a .parquet file, a folder of them (one `artdiff prepare` wrote), or hf://datasets/OWNER/NAME")
     _host_option(st); _port_option(st, 8000)
     st.add_argument('--image-size', type=int, default=128, help='square image size in pixels (default: %(default)s)')
     st.add_argument('--format', choices=('png', 'jpeg'), default='png', help='image encoding on the wire (default: %(default)s)')
@@ -275,6 +281,16 @@ def _data_commands(sub):
     st.add_argument('--field-dropout', type=float, default=0.0, help='procedural art: chance that title, genre or year reads None')
     st.add_argument('--no-loop', action='store_true', help='parquet: end the stream after one pass (clients get "terminate")')
     st.add_argument('--augment', action='store_true', help='parquet: mirror each image left-right with probability 1/2')
+    st.add_argument('--no-shuffle', action='store_true', help='parquet: serve rows in file order (default: a seeded shuffle of row groups and rows)')
+    pr = _command(sub, 'prepare', _prepare, 'decode a parquet dataset once into shards at the training size (resumable)',
+                  'artdiff prepare hf://datasets/Artificio/WikiArt --size 128 --out data/wikiart-128')
+    pr.add_argument('source', help='a .parquet file, a folder of them, or hf://datasets/OWNER/NAME')
+    pr.add_argument('--out', required=True, help='the folder to write (an interrupted preparation there is continued)')
+    pr.add_argument('--size', type=int, default=128, help='square image size in pixels (default: %(default)s)')
+    pr.add_argument('--workers', type=int, help='decode processes (default: every core)')
+    pr.add_argument('--shards', type=int, help='shards to write (default: a multiple of 24 of about 2,000 rows each)')
+    pr.add_argument('--format', choices=('jpeg', 'png'), default='jpeg', help='image encoding in the shards (default: %(default)s)')
+    pr.add_argument('--quality', type=int, default=95, help='JPEG quality (default: %(default)s)')
 
 def _generate_commands(sub):
     _images_command(sub, 'generate', 'generated.png', 'draw images for captions from a model, or from a running server (--url)',

@@ -7,6 +7,7 @@ Docs: https://artdiff.github.io/artdiff_nb/data.html.md"""
 # %% ../nbs/22_data.ipynb #3d9edc99
 from __future__ import annotations
 import queue, threading
+from collections import deque
 from dataclasses import dataclass
 from functools import partial
 from typing import Optional, Sequence
@@ -23,7 +24,7 @@ from .figures import caption_grid
 from .sources import Sample, Source
 
 # %% auto #0
-__all__ = ['DataConfig', 'collate', 'BatchStream', 'CaptionDataLoader', 'validation_samples', 'diffusion_dls']
+__all__ = ['DataConfig', 'collate', 'realize_all', 'BatchStream', 'CaptionDataLoader', 'validation_samples', 'diffusion_dls']
 
 # %% ../nbs/22_data.ipynb #77197d19
 @dataclass(frozen=True)
@@ -33,10 +34,10 @@ class DataConfig:
     seed: int = 0                    # the painter's stream seed
     batch_size: int = 128
     valid_size: int = 1024
-    dataloader_workers: int = 0      # ws:// sources: one connection per worker (at least one)
+    dataloader_workers: int = 0      # decode processes per training process (ws:// sources: one connection per worker)
     field_dropout: Optional[float] = None   # the painter only: chance that title, genre or year reads None (unset: 0.1)
     min_freq: int = 2                # a word enters the vocabulary after this many sightings
-    vocab_sample: int = 5000         # captions read to build the vocabulary
+    vocab_sample: int = 5000         # captions the vocabulary is built from (the painter and streams; parquet: every caption)
 
     def __post_init__(self):
         if not isinstance(self.source, str) or not self.source: raise InvalidArgument('source', f"source must be a non-empty string, got {self.source!r}")
@@ -47,9 +48,6 @@ class DataConfig:
             if self.source != 'procart':
                 raise InvalidArgument('field_dropout', f"field_dropout thins the painter's captions; {self.source!r} has real captions, with gaps of their own: leave it out")
         check_int('min_freq', self.min_freq, min=1); check_int('vocab_sample', self.vocab_sample, min=1)
-        if self.dataloader_workers > 1 and not self.source.startswith(('ws://', 'wss://')):
-            raise InvalidArgument('dataloader_workers', f"dataloader_workers ({self.dataloader_workers}) opens one connection per worker to a ws:// stream; "
-                             f"{self.source!r} is read by one prefetch thread: leave it at 0 or 1")
 
     @property
     def painter_field_dropout(self) -> float: return 0.1 if self.field_dropout is None else self.field_dropout
@@ -60,24 +58,68 @@ def collate(samples: Sequence[Sample], tok: CaptionTokenizer) -> tuple[torch.Ten
     return images_to_tensor([s.image for s in samples]), tok([s.caption for s in samples])[0]
 
 # %% ../nbs/22_data.ipynb #a2ed2aa9
+def _one_thread(): torch.set_num_threads(1)
+
+def realize_all(fn, args, works: list) -> list:
+    "Run a source's `realize` on a chunk of recipes' work: the task of one decode worker."
+    return [fn(args, w) for w in works]
+
 class BatchStream(IterableDataset):
     """Endless batches `(images, ids)` from `source`, prefetched `prefetch` batches ahead by background threads.
-    `source` may be a list: one thread per source (e.g. one WebSocket connection per worker)."""
-    def __init__(self, source: Source | Sequence[Source], tok: CaptionTokenizer, bs: int, prefetch: int = 4):
+    `source` may be a list: one thread per source (e.g. one WebSocket connection per worker). With `workers` > 1, a source
+    that splits its work (`realize`) has its pictures painted or decoded by that many processes, in stream order.
+    `pin`: put batches in pinned memory (default: when CUDA is available)."""
+    def __init__(self, source: Source | Sequence[Source], tok: CaptionTokenizer, bs: int, prefetch: int = 4, workers: int = 0,
+                 pin: Optional[bool] = None):
         self.sources = list(source) if isinstance(source, (list, tuple)) else [source]
         self.source, self.tok = self.sources[0], tok
         self.bs, self.prefetch = check_int('bs', bs, min=1), check_int('prefetch', prefetch, min=1)
+        self.workers, self.pin = check_int('workers', workers, min=0), torch.cuda.is_available() if pin is None else pin
         self._q, self._threads, self._stop = None, [], threading.Event()
+
+    def _parallel(self, source: Source):
+        "Lists of `bs` samples, their pictures realized by a pool of `workers` processes, `prefetch` batches in flight."
+        from multiprocessing import get_context
+        from concurrent.futures import ProcessPoolExecutor
+        from artdiff_nb import data as module                    # workers find these functions by their module's name
+        fn, args = source.realize
+        pool = ProcessPoolExecutor(self.workers, mp_context=get_context('spawn'), initializer=module._one_thread)
+        pending, ready = deque(), []
+        try:
+            while True:
+                while len(pending) < self.prefetch and not self._stop.is_set():
+                    recipes = source.recipes(self.bs)
+                    if not recipes: break
+                    step = -(-len(recipes) // self.workers)
+                    pending.append((recipes, [pool.submit(module.realize_all, fn, args, [w for _, w in recipes[i:i + step]])
+                                              for i in range(0, len(recipes), step)]))
+                if not pending:                                    # a finite stream has ended
+                    if ready: yield ready
+                    return
+                recipes, tasks = pending.popleft()
+                for (sid, _), r in zip(recipes, (r for t in tasks for r in t.result())):   # a worker that died raises here
+                    if r is None: source.corrupt += 1
+                    else: ready.append(Sample(r[0], r[1], sid)); source.served += 1
+                while len(ready) >= self.bs: yield ready[:self.bs]; ready = ready[self.bs:]
+        finally: pool.shutdown(wait=False, cancel_futures=True)
+
+    def _batches(self, source: Source):
+        if self.workers > 1 and source.realize is not None: yield from self._parallel(source)
+        else:
+            while True: yield source.samples(self.bs)
 
     def _fill(self, source):
         torch.set_num_threads(1)       # this thread's own OpenMP team would slow every op of the training thread (see above)
+        batches = self._batches(source)
         try:
             while not self._stop.is_set():
-                b = collate(source.samples(self.bs), self.tok)
+                b = collate(next(batches), self.tok)
+                if self.pin: b = tuple(t.pin_memory() for t in b)
                 while not self._stop.is_set():
                     try: self._q.put(b, timeout=0.1); break
                     except queue.Full: pass
         except BaseException as e: self._q.put(e)          # surface the source's error in the training loop
+        finally: batches.close()
 
     def _start(self):
         if not any(t.is_alive() for t in self._threads):
@@ -128,11 +170,11 @@ def validation_samples(source: Source, n: int) -> list[Sample]:
     return valid
 
 def diffusion_dls(source: Source | Sequence[Source], tok: CaptionTokenizer, bs: int, valid: Sequence[Sample], interval_steps: int,
-                  valid_bs: Optional[int] = None, device=None, part: tuple[int, int] = (0, 1)):
-    """fastai DataLoaders: `interval_steps` batches of the stream (one thread per source) per interval, and the fixed `valid` samples.
-    `part = (rank, world)`: this process validates batches `rank`, `rank + world`, ... of `valid` (its part of the work)."""
+                  valid_bs: Optional[int] = None, device=None, part: tuple[int, int] = (0, 1), workers: int = 0):
+    """fastai DataLoaders: `interval_steps` batches of the stream (one thread per source, `workers` decode processes) per interval,
+    and the fixed `valid` samples. `part = (rank, world)`: this process validates batches `rank`, `rank + world`, ... of `valid`."""
     from fastai.data.core import DataLoaders
-    stream = BatchStream(source, tok, bs)
+    stream = BatchStream(source, tok, bs, workers=workers, pin=device is not None and torch.device(device).type == 'cuda')
     train = CaptionDataLoader(stream, tok, stream.source.image_size, bs=None, n=check_int('interval_steps', interval_steps, min=1),
                               device=device)
     per_batch, (rank, world) = valid_bs or bs, part

@@ -48,19 +48,20 @@ def to_rgb(im: Image.Image) -> Image.Image:
     return im.convert('RGB')
 
 def fit_image(im: Image.Image, size: int) -> np.ndarray:
-    "Scale the shorter side to `size`, crop the centre square, return RGB uint8 (size x size x 3)."
+    "Scale the shorter side to `size` and keep the centre square (cut out as part of the resize): RGB uint8, size x size x 3."
     size = check_int('size', size, min=1)
     im = to_rgb(im)
     w, h = im.size
-    s = size / min(w, h)
-    im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BICUBIC, reducing_gap=2.0)
-    w, h = im.size
-    left, top = (w - size) // 2, (h - size) // 2
-    return np.asarray(im.crop((left, top, left + size, top + size)))
+    m = min(w, h)
+    box = ((w - m) / 2, (h - m) / 2, (w + m) / 2, (h + m) / 2)
+    return np.asarray(im.resize((size, size), Image.BICUBIC, box=box, reducing_gap=2.0))
 
 def decode_image(data: str | bytes, size: Optional[int] = None) -> np.ndarray:
-    "RGB uint8 from base64 text or raw bytes of any PIL-readable image, fitted to `size` when given."
+    "RGB uint8 from base64 text or raw bytes of any PIL-readable image, fitted to `size` when given (a JPEG decoded small)."
     raw = base64.b64decode(data, validate=True) if isinstance(data, str) else data
     with Image.open(io.BytesIO(raw)) as im:
+        if size is not None and im.format == 'JPEG':
+            s = size / min(im.size)                   # the smallest DCT scale (1/1 .. 1/8) that still covers the target
+            im.draft(im.mode if im.mode in ('L', 'CMYK') else 'RGB', (max(1, round(im.width * s)), max(1, round(im.height * s))))
         im.load()
         return fit_image(im, size) if size is not None else np.asarray(to_rgb(im))

@@ -16,11 +16,12 @@ from PIL import Image, UnidentifiedImageError
 
 from .core import check_int, check_float
 from .captions import Caption
-from .procart import ProcArt, Painting
+from .procart import ProcArt, Painting, render
 from .images import decode_image
 
 # %% auto #0
-__all__ = ['Sample', 'Source', 'check_part', 'ProcArtSource', 'slug_words', 'year_of', 'ParquetSource']
+__all__ = ['CAPTION_COLUMNS', 'PREPARED', 'Sample', 'Source', 'check_part', 'paint_recipe', 'ProcArtSource', 'slug_words',
+           'year_of', 'decode_recipe', 'shuffle_buffer', 'ParquetSource']
 
 # %% ../nbs/20_sources.ipynb #548be120
 @dataclass(frozen=True)
@@ -37,9 +38,26 @@ class Source:
         self.pos = self.served = self.corrupt = 0
         self.skipped: set[str] = set()
 
-    def samples(self, n: int) -> list[Sample]:
-        "The next `n` samples not skipped; fewer only when a finite stream has ended."
+    realize = None      # (function, args) when the source splits its work in two; see below
+
+    def recipes(self, n: int) -> list[tuple[str, object]]:
+        "The next `n` samples not skipped as `(sample_id, work)`: everything but the painting or decoding, which `realize` does."
         raise NotImplementedError
+
+    def samples(self, n: int) -> list[Sample]:
+        "The next `n` samples not skipped; fewer only when a finite stream has ended. (Here: `recipes`, each realized in this process.)"
+        out, failed = [], 0
+        fn, args = self.realize
+        while len(out) < n:
+            batch = self.recipes(n - len(out))
+            if not batch: break
+            for sid, work in batch:
+                r = fn(args, work)
+                if r is None: self.corrupt += 1; failed += 1
+                else: out.append(Sample(r[0], r[1], sid))
+            if not out and failed >= max(1000, 4 * n): raise ValueError(f"{self}: {failed} pictures in a row do not decode")
+        self.served += len(out)
+        return out
 
     def skip(self, ids: Iterable[str]) -> None:
         "Never return these sample ids again."
@@ -67,6 +85,10 @@ def check_part(rank: int, world: int) -> tuple[int, int]:
     check_int('world', world, min=1)
     return check_int('rank', rank, min=0, max=world - 1), world
 
+def paint_recipe(size: int, work: tuple[Painting, str]) -> tuple[np.ndarray, str]:
+    "Render a painting recipe at `size`: the painter's half of `realize`, run here or in a worker process."
+    return render(work[0], size), work[1]
+
 class ProcArtSource(Source):
     """The procedural painter as a `Source`: sample `i` is painting `start + i` of the stream, captions optionally thinned.
     A shard reads every `world`-th painting of what is left, from the `rank`-th on."""
@@ -87,14 +109,17 @@ class ProcArtSource(Source):
 
     def _id(self, i: int) -> str: return f"procart-{self.art.seed}-{i}"
 
-    def samples(self, n: int) -> list[Sample]:
+    @property
+    def realize(self): return (paint_recipe, self.image_size)
+
+    def recipes(self, n: int) -> list[tuple[str, tuple[Painting, str]]]:
+        "The next `n` paintings as `(id, (painting, caption))`: what to paint is decided here, the rendering is `paint_recipe`'s."
         out = []
         while len(out) < n:
             i, self.pos = self.pos, self.pos + self.stride
             if self._id(i) in self.skipped: continue
-            img, p = self.art[i]
-            out.append(Sample(img, self.caption(p, i), self._id(i)))
-        self.served += len(out)
+            p = self.art.painting(i)
+            out.append((self._id(i), (p, self.caption(p, i))))
         return out
 
     def advance(self, n: int) -> None:
@@ -147,15 +172,36 @@ def _label_names(meta: dict) -> dict[str, list[str]]:
         out.update({name: names for name, f in pairs if (names := _class_names(f))})
     return out
 
+CAPTION_COLUMNS = ('title', 'artist', 'date', 'genre', 'style')
+
+def decode_recipe(size: int, work: tuple[bytes, str, bool]) -> Optional[tuple[np.ndarray, str]]:
+    "Decode one row's picture at `size` (mirrored when asked): the parquet half of `realize`; None for a picture that does not decode."
+    data, caption, flip = work
+    try: arr = decode_image(data, size)
+    except (UnidentifiedImageError, OSError, ValueError, TypeError, Image.DecompressionBombError): return None   # this row only
+    return (np.ascontiguousarray(arr[:, ::-1]) if flip else arr), caption
+PREPARED = 'prepared.json'                 # the manifest of a folder that `artdiff prepare` wrote
+
+def shuffle_buffer(items: Iterable, size: int, rng: np.random.Generator) -> Iterator:
+    "`items` in a random order drawn through a buffer of `size`: each arriving item takes a random slot and pushes out its occupant."
+    buf = []
+    for x in items:
+        if len(buf) < size: buf.append(x); continue
+        j = int(rng.integers(size)); buf[j], x = x, buf[j]
+        yield x
+    for j in rng.permutation(len(buf)): yield buf[j]
+
 class ParquetSource(Source):
-    """WikiArt-style parquet shards (a file, a folder, or `hf://datasets/OWNER/NAME[@rev]`) as a `Source` of captioned images.
-    A shard reads every `world`-th row group of the files (every `world`-th row when there are fewer row groups than parts)."""
+    """WikiArt-style parquet (a file, a folder, a prepared folder, or `hf://datasets/OWNER/NAME[@rev]`) as a `Source`.
+    With `shuffle`, every pass reads the row groups in a new seeded order and mixes rows through a `buffer`-row buffer.
+    A shard reads every `world`-th row group of that order (every `world`-th row when there are fewer groups than parts)."""
     def __init__(self, location: str | Path, image_size: int = 128, fs=None, loop: bool = True, rows_per_read: int = 64,
-                 augment: bool = False, seed: int = 0):
+                 augment: bool = False, seed: int = 0, shuffle: bool = False, buffer: int = 1024):
         super().__init__(image_size)
         self.loop, self.rows_per_read = loop, check_int('rows_per_read', rows_per_read, min=1)
-        self.augment, self._rng = augment, np.random.default_rng(seed)
-        loc = str(location)
+        self.augment, self.seed, self._rng = augment, check_int('seed', seed, min=0), np.random.default_rng(seed)
+        self.shuffle, self.buffer = bool(shuffle), check_int('buffer', buffer, min=1)
+        self.location, loc = str(location), str(location)
         if fs is None:
             if loc.startswith('hf://'):
                 from huggingface_hub import HfFileSystem
@@ -169,25 +215,29 @@ class ParquetSource(Source):
             self.root = root.rstrip('/')
             self.files = sorted(fs.glob(f"{self.root}/**/*.parquet")) or sorted(fs.glob(f"{self.root}/*.parquet"))
         if not self.files: raise FileNotFoundError(f"no parquet files at {location}")
+        self.prepared = self._read_json(PREPARED)
+        if self.prepared is not None and self.prepared.get('size') != self.image_size:
+            raise ValueError(f"{location} was prepared at {self.prepared.get('size')} px and this reads it at {self.image_size}: "
+                             f"prepare it again with --size {self.image_size}")
         self.labels = self._read_labels()
-        self.part, self._by_rows = (0, 1), False
+        self.part, self._groups = (0, 1), None
+        if not self.n_rows: raise ValueError(f"{location}: the parquet files hold no rows")   # (reading every file's footer checks them all)
         self.reset()
+
+    def _read_json(self, name: str) -> Optional[dict]:
+        p = f"{self.root}/{name}"
+        try: return json.loads(self.fs.open(p, 'rb').read().decode('utf-8')) if self.fs.isfile(p) else None
+        except (OSError, ValueError): return None
 
     def _read_labels(self) -> dict:
         import yaml
-        for name in ('dataset_infos.json', 'README.md'):
-            p = f"{self.root}/{name}"
-            try:
-                if not self.fs.isfile(p): continue
-                text = self.fs.open(p, 'rb').read().decode('utf-8')
-            except (OSError, ValueError): continue
-            if name.endswith('.json'): return _label_names(json.loads(text))
-            m = re.match(r'^---\n(.*?)\n---', text, re.S)
-            if m: return _label_names(yaml.safe_load(m.group(1)) or {})
-        return {}
-
-    def reset(self) -> None:
-        self._rows, self.pos, self._served_in_pass = self._iter_rows(), 0, 0
+        infos = self._read_json('dataset_infos.json')
+        if infos is not None: return _label_names(infos)
+        p = f"{self.root}/README.md"
+        try: text = self.fs.open(p, 'rb').read().decode('utf-8') if self.fs.isfile(p) else ''
+        except (OSError, ValueError): text = ''
+        m = re.match(r'^---\n(.*?)\n---', text, re.S)
+        return _label_names(yaml.safe_load(m.group(1)) or {}) if m else {}
 
     def _open(self, f: str):
         import pyarrow as pa, pyarrow.parquet as pq
@@ -195,37 +245,67 @@ class ParquetSource(Source):
         try: return fh, pq.ParquetFile(fh)
         except pa.ArrowException as e: fh.close(); raise ValueError(f"{f}: not a readable parquet file ({e})") from None
 
-    def _iter_rows(self) -> Iterator[tuple[Optional[str], Optional[dict]]]:
-        "`(sample_id, row)` for every row of this part, pass after pass when looping; `(None, None)` marks the end of a pass."
-        rank, world = self.part
-        while True:
-            group = row = 0                                      # counted over all files, to deal them out to the parts
+    @property
+    def groups(self) -> list[tuple[str, int, int, int]]:
+        "Every row group of the files as `(file, group, first row in the file, rows)`, in file order (read once)."
+        if self._groups is None:
+            self._groups = []
             for f in self.files:
                 fh, pf = self._open(f)
                 with fh:
-                    cols = [c for c in ('image', 'title', 'artist', 'date', 'genre', 'style') if c in pf.schema_arrow.names]
-                    first = 0                                    # index in the file of the group's first row: the sample id
+                    if 'image' not in pf.schema_arrow.names: raise ValueError(f"{f}: no 'image' column (columns: {', '.join(pf.schema_arrow.names)})")
+                    first = 0
                     for g in range(pf.num_row_groups):
-                        n, mine = pf.metadata.row_group(g).num_rows, self._by_rows or group % world == rank
-                        if mine:
-                            i = first
-                            for batch in pf.iter_batches(batch_size=self.rows_per_read, row_groups=[g], columns=cols):
-                                for r in batch.to_pylist():
-                                    if not self._by_rows or (row + i - first) % world == rank: yield f"{Path(f).stem}:{i}", r
-                                    i += 1
-                        group, row, first = group + 1, row + n, first + n
+                        n = pf.metadata.row_group(g).num_rows; self._groups.append((f, g, first, n)); first += n
+        return self._groups
+
+    @property
+    def n_rows(self) -> int: return sum(n for *_, n in self.groups)
+
+    def reset(self) -> None:
+        self._rows, self.pos, self._served_in_pass = self._iter_rows(), 0, 0
+
+    def _group_rows(self, units, cols, keep=lambda k: True) -> Iterator[tuple[str, dict]]:
+        "`(sample_id, row)` for the rows of row groups `units`, in that order; `keep(k)` picks by running row number."
+        k, handle = 0, (None, None, None)
+        try:
+            for f, g, first, n in units:
+                if handle[0] != f:
+                    if handle[1] is not None: handle[1].close()
+                    handle = (f, *self._open(f))
+                pf = handle[2]
+                want = [c for c in cols if c in pf.schema_arrow.names]
+                i = first
+                for batch in pf.iter_batches(batch_size=self.rows_per_read, row_groups=[g], columns=want):
+                    for r in batch.to_pylist():
+                        if keep(k): yield str(r['id']) if r.get('id') is not None else f"{Path(f).stem}:{i}", r
+                        i, k = i + 1, k + 1
+        finally:
+            if handle[1] is not None: handle[1].close()
+
+    def _iter_rows(self) -> Iterator[tuple[Optional[str], Optional[dict]]]:
+        "`(sample_id, row)` for every row of this part, pass after pass when looping; `(None, None)` marks the end of a pass."
+        rank, world = self.part
+        by_rows, p = len(self.groups) < world, 0
+        while True:
+            order = np.random.default_rng([self.seed, p]).permutation(len(self.groups)) if self.shuffle else range(len(self.groups))
+            units = [self.groups[i] for i in order]
+            rows = self._group_rows(units if by_rows else units[rank::world], ('id', 'image') + CAPTION_COLUMNS,
+                                    (lambda k: k % world == rank) if by_rows else (lambda k: True))
+            if self.shuffle: rows = shuffle_buffer(rows, self.buffer, np.random.default_rng([self.seed, p, rank, world]))
+            yield from rows
             yield None, None
+            p += 1
             if not self.loop: return
 
     def shard(self, rank: int, world: int) -> None:
-        "Deal the row groups of all files out to `world` parts (rows, when there are fewer groups than parts); the pass restarts."
+        "Deal the row groups out to `world` parts (rows, when there are fewer groups than parts); the pass restarts."
         self.part = check_part(rank, world)
-        groups = 0
-        for f in self.files:
-            fh, pf = self._open(f)
-            with fh: groups += pf.num_row_groups
-        self._by_rows = groups < world
         self.reset()
+
+    def captions(self) -> Iterator[str]:
+        "Every row's caption, in file order, read from the caption columns alone (no image is read or decoded)."
+        for _, row in self._group_rows(self.groups, CAPTION_COLUMNS): yield self.caption(row)
 
     def _field(self, row, col, kind='name'):
         v = row.get(col)
@@ -233,39 +313,41 @@ class ParquetSource(Source):
             v = self.labels[col][v] if 0 <= v < len(self.labels[col]) else None
         return slug_words(v, kind) if col != 'title' else (' '.join(str(v).split()) or None if v is not None else None)
 
+    def fields(self, row: dict) -> dict:
+        "A row's caption fields as words (class labels named), None for what is missing."
+        return dict(artist=self._field(row, 'artist'), title=self._field(row, 'title'), style=self._field(row, 'style'),
+                    genre=self._field(row, 'genre', 'genre'), year=year_of(row.get('date')))
+
     def caption(self, row: dict) -> str:
         "`Artist / Title / Style / Genre / Year` for a row of either schema, None for what is missing."
-        return str(Caption(self._field(row, 'artist'), self._field(row, 'title'), self._field(row, 'style'),
-                           self._field(row, 'genre', 'genre'), year_of(row.get('date'))))
+        f = self.fields(row)
+        return str(Caption(f['artist'], f['title'], f['style'], f['genre'], f['year']))
 
-    def _sample(self, sid: str, row: dict) -> Sample:
-        img = row.get('image')
-        arr = decode_image(img.get('bytes') if isinstance(img, dict) else img, self.image_size)
-        if self.augment and self._rng.random() < 0.5: arr = np.ascontiguousarray(arr[:, ::-1])
-        return Sample(arr, self.caption(row), sid)
+    @property
+    def realize(self): return (decode_recipe, self.image_size)
+
+    def recipes(self, n: int) -> list[tuple[str, tuple[bytes, str, bool]]]:
+        "The next `n` rows as `(id, (picture bytes, caption, mirror))`; the decoding is `decode_recipe`'s."
+        out = []
+        if n <= 0: return out
+        for sid, row in self._unskipped():
+            img = row.get('image')
+            flip = bool(self.augment and self._rng.random() < 0.5)          # drawn here, in stream order: the same however it is decoded
+            out.append((sid, (img.get('bytes') if isinstance(img, dict) else img, self.caption(row), flip)))
+            self._served_in_pass += 1
+            if len(out) == n: break
+        return out
 
     def _unskipped(self) -> Iterator[tuple[str, dict]]:
-        "The rows not skipped, counted in `pos`; a whole pass with nothing served is an error (when looping)."
+        "The rows not skipped, counted in `pos`; a whole pass with every row skipped is an error (when looping)."
         for sid, row in self._rows:
             if sid is None:
                 if not self._served_in_pass and self.loop:
-                    raise ValueError(f"{self.root}: no row left to serve (all unreadable or in the validation set)"
+                    raise ValueError(f"{self.root}: no row left to serve (all in the validation set)"
                                      + (f" in part {self.part[0]} of {self.part[1]}" if self.part[1] > 1 else ''))
                 self._served_in_pass = 0; continue
             self.pos += 1
             if sid not in self.skipped: yield sid, row
-
-    def samples(self, n: int) -> list[Sample]:
-        out = []
-        if n <= 0: return out
-        for sid, row in self._unskipped():
-            try: out.append(self._sample(sid, row))
-            except (UnidentifiedImageError, OSError, ValueError, TypeError, Image.DecompressionBombError):
-                self.corrupt += 1; continue                          # this row only: its neighbours are still served
-            self._served_in_pass += 1
-            if len(out) == n: break
-        self.served += len(out)
-        return out
 
     def advance(self, n: int) -> None:
         "Move past `n` rows without decoding their images (a row that would not decode counts as served)."

@@ -41,17 +41,19 @@ def make_sources(cfg: TrainConfig, rank: int = 0) -> list[Source]:
         return [WebSocketSource(d.source, image_size=size, worker_id=rank * n + i) for i in range(n)]
     if d.source.startswith('hf://') or d.source.endswith('.parquet') or Path(d.source).is_dir():
         from artdiff_nb.sources import ParquetSource
-        return [ParquetSource(d.source, size, seed=d.seed)]
+        return [ParquetSource(d.source, size, seed=d.seed, shuffle=True)]
     raise ConfigError(f"inputs_image: 'input_info.input_source' must be procart, a ws:// URL, a parquet file or folder, "
                       f"or hf://datasets/OWNER/NAME, got {d.source!r}")
 
 def make_tokenizer(cfg: TrainConfig, src: Source) -> CaptionTokenizer:
-    "The vocabulary of `vocab_sample` training captions (the painter: read from past the validation set, at a tiny size; parquet: a second reader)."
+    """The run's vocabulary: parquet, from every caption of the dataset (caption columns only, no picture decoded); the painter,
+    from `vocab_sample` captions past the validation set (painted tiny); a stream, from its next `vocab_sample` captions."""
     d = cfg.data
-    if d.source == 'procart': vocab_src = ProcArtSource(d.seed, 8, start=d.valid_size, field_dropout=d.painter_field_dropout)
-    elif d.source.startswith(('ws://', 'wss://')): vocab_src = src       # a server's stream cannot be read twice
-    else: vocab_src = make_sources(cfg)[0]                             # parquet: a reader of its own, the training one keeps its place
-    return CaptionTokenizer.from_captions([s.caption for s in vocab_src.samples(d.vocab_sample)], d.min_freq, cfg.encoder.max_length)
+    if hasattr(src, 'captions'): captions = list(src.captions())
+    else:
+        vocab_src = ProcArtSource(d.seed, 8, start=d.valid_size, field_dropout=d.painter_field_dropout) if d.source == 'procart' else src
+        captions = [s.caption for s in vocab_src.samples(d.vocab_sample)]     # a server's stream cannot be read twice: it goes on
+    return CaptionTokenizer.from_captions(captions, d.min_freq, cfg.encoder.max_length)
 
 # %% ../nbs/29_train.ipynb #d308ddf3
 def _resolve_run(cfg: TrainConfig, resume: bool, max_steps: Optional[int]):
@@ -139,7 +141,8 @@ def train(cfg: TrainConfig, resume: bool = False, config_files: Sequence = (), p
     if procs.is_main: _write_run(run, cfg, resume, config_files)
     tok = _tokenizer(cfg, run, resume, srcs, procs)
     total, interval = cfg.max_steps, cfg.checkpoint_interval     # fastai's epoch is our interval: the steps between two checkpoints
-    dls = diffusion_dls(srcs, tok, cfg.data.batch_size, valid, interval, device=procs.device, part=(procs.rank, procs.world))
+    dls = diffusion_dls(srcs, tok, cfg.data.batch_size, valid, interval, device=procs.device, part=(procs.rank, procs.world),
+                        workers=0 if len(srcs) > 1 else cfg.data.dataloader_workers)
     learn = diffusion_learner(dls, make_model(cfg, len(tok)), make_schedule(cfg), cfg.optim, cfg.precision, cfg.channels_last, cfg.compile_model,
                               cbs=_run_callbacks(cfg, run, valid, procs, progress), sampling=cfg.sampling, seed=cfg.seed, total_steps=total)
     learn.train_config = cfg                                         # what `learn.pipeline` and `export` describe the model with
