@@ -200,7 +200,7 @@ def _playground(a):
 
 # The parser names these without importing torch or fastai, so that `--help` and a mistyped option answer at once;
 # a test checks them against the library's own (SAMPLERS of samplers, PRECISIONS of learner, the folders of presets/).
-SAMPLER_NAMES, PRECISION_NAMES = ('ddpm', 'ddim', 'dpm++2m'), ('32-true', 'bf16-mixed', 'auto')
+SAMPLER_NAMES, PRECISION_NAMES = ('ddpm', 'ddim', 'dpm++2m'), ('32-true', 'bf16-mixed', '16-mixed', 'auto')
 def _preset_names() -> list[str]: return sorted(p.name for p in (Path(artdiff_nb.__file__).parent / 'presets').iterdir() if p.is_dir() and not p.name.startswith('_'))
 
 MODEL_HELP = "'pretrained' (shipped), a model folder, a run folder or one of its checkpoints, or OWNER/NAME[@REVISION] on the Hub (also hf://OWNER/NAME)"

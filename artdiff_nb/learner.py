@@ -1,4 +1,4 @@
-"""fastai's Learner, taught diffusion by one callback: noisify each batch, drop captions for guidance, and weight the loss by min-SNR; plus bf16 autocast, channels-last and compile.
+"""fastai's Learner, taught diffusion by one callback: noisify each batch, drop captions for guidance, and weight the loss by min-SNR; plus mixed precision (bf16, or fp16 with a gradient scaler), channels-last and compile.
 
 Docs: https://artdiff.github.io/artdiff_nb/learner.html.md"""
 
@@ -20,6 +20,8 @@ from safetensors.torch import load_file, save as safetensors_bytes
 from fastai.callback.core import Callback
 from fastai.callback.schedule import SchedCos, SchedLin, SchedNo, combine_scheds
 from fastai.callback.training import GradientClip
+from fastai.callback.fp16 import MixedPrecision, AMPMode
+from fastcore.foundation import L
 from fastai.optimizer import OptimWrapper
 
 from .core import cast_floats, check_float, check_int, check_choice, atomic_write, retain_freed_memory, InvalidArgument
@@ -31,8 +33,8 @@ from .samplers import SamplingConfig
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'LR_SCHEDULES', 'TIMESTEP_SAMPLINGS', 'PRECISIONS', 'OptimConfig', 'data_parallel_part',
-           'sample_timesteps', 'DiffusionCB', 'diffusion_loss', 'autocast_dtype', 'Autocast', 'lr_schedule',
-           'cpu_state_dict', 'unwrapped', 'DiffusionLearner', 'diffusion_learner']
+           'sample_timesteps', 'DiffusionCB', 'diffusion_loss', 'autocast_dtype', 'AnyDeviceMixedPrecision',
+           'lr_schedule', 'cpu_state_dict', 'unwrapped', 'DiffusionLearner', 'diffusion_learner']
 
 # %% ../nbs/23_learner.ipynb #b965b22b
 OPTIMIZERS = {'adamw': torch.optim.AdamW, 'adam': torch.optim.Adam}
@@ -120,23 +122,25 @@ def diffusion_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tenso
     return (F.mse_loss(pred.float(), target.float(), reduction='none').mean((1, 2, 3)) * weight).mean()
 
 # %% ../nbs/23_learner.ipynb #92309636
-PRECISIONS = ('32-true', 'bf16-mixed', 'auto')
+PRECISIONS = ('32-true', 'bf16-mixed', '16-mixed', 'auto')
 
 def autocast_dtype(precision: str, device: torch.device) -> Optional[torch.dtype]:
     "The autocast dtype for a config's `precision` on `device` (None: full fp32)."
     check_choice('precision', precision, PRECISIONS)
     if precision == '32-true': return None
     if precision == 'bf16-mixed': return torch.bfloat16
-    return torch.bfloat16 if device.type == 'cuda' and torch.cuda.is_bf16_supported() else None
+    if precision == '16-mixed': return torch.float16
+    if device.type != 'cuda': return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
-class Autocast(Callback):
-    "Run the forward pass and loss under autocast to `dtype` on the model's device (bf16: no gradient scaling)."
-    order = 10
-    def __init__(self, dtype: torch.dtype = torch.bfloat16): self.dtype = dtype
-    def before_batch(self):
-        self.ctx = torch.autocast(next(self.model.parameters()).device.type, dtype=self.dtype); self.ctx.__enter__()
-    def after_loss(self): self.ctx.__exit__(None, None, None)
-    def after_cancel_batch(self): self.after_loss()
+class AnyDeviceMixedPrecision(MixedPrecision):
+    "fastai's `MixedPrecision` (autocast, and a `GradScaler` for fp16) on the device the model is on, not only CUDA."
+    def before_fit(self):
+        dev = next(self.model.parameters()).device.type
+        dtype = torch.float16 if self.amp_mode == AMPMode.FP16 else torch.bfloat16
+        self.kwargs['enabled'] = dtype == torch.float16               # bf16 has fp32's range: nothing to scale
+        self.autocast, self.learn.scaler, self.scales = torch.autocast(dev, dtype=dtype), torch.amp.GradScaler(dev, **self.kwargs), L()
+    def after_cancel_batch(self): self.autocast.__exit__(None, None, None)
 
 # %% ../nbs/23_learner.ipynb #10874f90
 def lr_schedule(kind: str, lr: float, warmup: int, total: int):
@@ -209,7 +213,7 @@ def diffusion_learner(dls, model: torch.nn.Module, sched: NoiseSchedule, optim: 
                        low_res_steps=low_res_steps)] + list(cbs or [])
     if optim.gradient_clipping: cbs.append(GradientClip(optim.gradient_clipping))
     dt = autocast_dtype(precision, torch.device(device))
-    if dt is not None: cbs.append(Autocast(dt))
+    if dt is not None: cbs.append(AnyDeviceMixedPrecision(AMPMode.FP16 if dt == torch.float16 else AMPMode.BF16))
     opt_func = partial(OptimWrapper, opt=partial(OPTIMIZERS[optim.optimizer], foreach=True))
     learn = DiffusionLearner(dls, model, sched, sampling, optim=optim, loss_func=diffusion_loss, opt_func=opt_func, lr=optim.lr, wd=optim.wd,
                              cbs=cbs, train_bn=True)

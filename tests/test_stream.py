@@ -235,7 +235,7 @@ def test_wikiart_128_preset_trains_from_a_live_stream(tmp_path):
     from artdiff_nb.config import preset_paths
     p, port = start_stream('--image-size', '128')
     try:
-        files = preset_paths('wikiart-128')
+        files = preset_paths('wikiart-128-eir')
         paths = [files['global_configs'], *files['input_configs'], files['fusion_configs'], files['output_configs']]
         for src in paths: (tmp_path / src.name).write_text(src.read_text())
         g = yaml.safe_load((tmp_path / 'globals.yaml').read_text())

@@ -1,0 +1,48 @@
+"""`artdiff prepare` as a user runs it: killed with SIGKILL mid-way and started again, it ends as an unbroken pass; the folder it
+writes trains a model with two decode workers, and resumes exactly."""
+import csv, json, os, signal, subprocess, time
+import pyarrow.parquet as pq
+from conftest import BIN, artdiff
+from artdiff_nb.prepare import wikiart_like
+
+def tables(d):
+    return {p.name: pq.read_table(p).to_pylist() for p in sorted(d.glob('*.parquet'))}
+
+def test_prepare_killed_and_started_again_matches_an_unbroken_pass(tmp_path):
+    raw = wikiart_like(tmp_path / 'raw', n=96, files=3, corrupt=(5, 50), long_side=(1800, 2000))
+    r = artdiff('prepare', raw, '--size', 32, '--out', tmp_path / 'whole', '--shards', 12, '--workers', 2)
+    assert r.returncode == 0, r.stderr
+    assert 'prepared 94 rows at 32px into 12 shards' in r.stdout
+    p = subprocess.Popen([str(BIN / 'artdiff'), 'prepare', str(raw), '--size', '32', '--out', str(tmp_path / 'cut'), '--shards', '12',
+                          '--workers', '2'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((tmp_path / 'cut').glob('train-*.parquet')) and p.poll() is None: time.sleep(0.05)
+    os.kill(p.pid, signal.SIGKILL); p.wait()
+    done = len(list((tmp_path / 'cut').glob('train-*.parquet')))
+    assert done < 12 and not (tmp_path / 'cut' / 'prepared.json').exists()              # it really was cut short
+    r = artdiff('prepare', raw, '--size', 32, '--out', tmp_path / 'cut', '--shards', 12, '--workers', 2)
+    assert r.returncode == 0, r.stderr
+    assert tables(tmp_path / 'cut') == tables(tmp_path / 'whole')
+    m = json.loads((tmp_path / 'cut' / 'prepared.json').read_text())
+    assert m['rows'] == 94 and len(m['corrupt']) == 2 and m['shards'] == 12
+
+def test_prepare_refuses_bad_input_with_one_line(tmp_path):
+    r = artdiff('prepare', tmp_path / 'nothing', '--out', tmp_path / 'o')
+    assert r.returncode == 2 and r.stderr.count('\n') == 1 and 'no parquet files' in r.stderr and not (tmp_path / 'o').exists()
+    raw = wikiart_like(tmp_path / 'raw', n=10, files=1, corrupt=())
+    r = artdiff('prepare', raw, '--out', tmp_path / 'o', '--shards', 11)
+    assert r.returncode == 2 and 'shards must be in [1, 10], got 11' in r.stderr and not (tmp_path / 'o').exists()
+
+def test_train_from_prepared_shards_with_decode_workers_and_resume(tmp_path):
+    raw = wikiart_like(tmp_path / 'raw', n=60, files=2, long_side=(400, 600))
+    assert artdiff('prepare', raw, '--size', 16, '--out', tmp_path / 'p', '--workers', 2).returncode == 0
+    src = str(tmp_path / 'p')
+    sets = ['--set', f'inputs_image.input_info.input_source={src}', '--set', f'inputs_caption.input_info.input_source={src}',
+            '--set', f'output_image.output_info.output_source={src}', '--set', 'globals.basic_experiment.dataloader_workers=2',
+            '--set', 'globals.basic_experiment.valid_size=8', '--set', 'globals.training.n_sample_captions=0']
+    r = artdiff('train', '--preset', 'tiny', *sets, '--output-folder', tmp_path / 'run', '--max-steps', 10, '--device', 'cpu', timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = artdiff('train', '--resume', tmp_path / 'run', '--max-steps', 20, '--device', 'cpu', timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    with open(tmp_path / 'run' / 'training_log.csv') as f: rows = list(csv.DictReader(f))
+    assert [r['step'] for r in rows if r['valid_loss']] == ['10', '20']
