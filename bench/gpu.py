@@ -1,0 +1,158 @@
+"""The GPU check: one command that, on a GPU machine, measures what the wikiart-128 model costs and whether the data engine
+keeps up, in under 10 minutes.
+
+- `python bench/gpu.py estimate` (any machine, a CPU is enough): parameters, GFLOP per image (forward + backward), and the
+  activation memory one image keeps for the backward pass at 128 px, counted tensor by tensor (fp32 and bf16 autocast);
+  from them, the memory per batch size and the images/s one H100 would reach at 40% of its bf16 peak. Estimates, said so.
+- `python bench/gpu.py` (a CUDA GPU): images/s and peak memory for bf16 / fp16 / fp32 x compile off/on x batch 64/128 on
+  synthetic batches; the same step fed by the data engine from prepared shards at 128 px (is the GPU waiting?); two-GPU
+  scaling when there are two; and 300 steps of the wikiart-128 preset on procedural art at 128 px, with its sample grid.
+
+Results go to bench/results/gpu.csv (machine, date, commit); the markdown table is printed for bench/README.md and the GPU page."""
+import argparse, csv, datetime, os, platform, subprocess, sys, tempfile, time
+from pathlib import Path
+
+import torch
+
+from artdiff_nb.config import load_preset
+from artdiff_nb.pipeline import make_model
+from artdiff_nb.unet import n_params, train_gflop_per_image
+
+RESULTS = Path(__file__).parent / 'results' / 'gpu.csv'
+FIELDS = ('machine', 'date', 'commit', 'case', 'precision', 'compile', 'batch', 'images_per_s', 'peak_gb', 'note')
+H100_BF16_TFLOPS, MFU = 989, 0.4
+VOCAB = 4000
+
+def machine() -> str:
+    if torch.cuda.is_available(): return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
+    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
+    return f"{cpu}, {os.cpu_count()} cores (no GPU)"
+
+def commit() -> str:
+    r = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=Path(__file__).parent)
+    return r.stdout.strip() or 'unknown'
+
+def record(rows: list[dict]) -> None:
+    stamp = dict(machine=machine(), date=datetime.date.today().isoformat(), commit=commit())
+    new = not RESULTS.exists()
+    with open(RESULTS, 'a', newline='') as f:
+        w = csv.DictWriter(f, FIELDS)
+        if new: w.writeheader()
+        for r in rows: w.writerow({**stamp, **{k: r.get(k, '') for k in FIELDS if k not in stamp}})
+
+def batch(cfg, n: int, device):
+    x = torch.randn(n, 3, cfg.unet.image_size, cfg.unet.image_size, device=device)
+    return x, torch.randint(0, 1000, (n,), device=device), torch.randint(3, VOCAB, (n, 16), device=device)
+
+def saved_bytes_per_image(model, cfg, dtype, n: int = 2) -> float:
+    "Bytes of tensors the autograd graph keeps for the backward pass, per image (each storage counted once)."
+    seen, total = set(), [0]
+    def pack(t):
+        key = (t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
+        if key not in seen: seen.add(key); total[0] += key[1]
+        return t
+    x, t, ids = batch(cfg, n, 'cpu')
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), torch.autocast('cpu', dtype=dtype, enabled=dtype != torch.float32):
+        loss = model(x, t, ids).float().square().mean()
+    loss.backward(); model.zero_grad(set_to_none=True)
+    return total[0] / n
+
+def estimate():
+    cfg = load_preset('wikiart-128')
+    model = make_model(cfg, VOCAB)
+    p = n_params(model)
+    gflop = train_gflop_per_image(model, cfg.unet.image_size)
+    fixed = p * (4 + 4 + 8)                            # fp32 weights, gradients, AdamW's two moments
+    rows = []
+    for name, dt in (('fp32', torch.float32), ('bf16 autocast', torch.bfloat16)):
+        act = saved_bytes_per_image(model, cfg, dt)
+        for bs in (64, 128, 256):
+            rows.append(dict(case='estimate: memory for training', precision=name, compile='off', batch=bs,
+                             peak_gb=round((fixed + act * bs) / 1e9, 1), note=f"{act / 1e6:.0f} MB of activations per image"))
+    h100 = H100_BF16_TFLOPS * 1e12 * MFU / (gflop * 1e9)
+    rows.append(dict(case='estimate: H100 images/s at 40% of bf16 peak', precision='bf16', batch=128, images_per_s=round(h100),
+                     note=f"{p / 1e6:.0f} M parameters, {gflop:.0f} GFLOP per image forward + backward"))
+    return rows
+
+def step_rate(cfg, precision: str, compiled: bool, bs: int, steps: int = 30, feed=None) -> tuple[float, float]:
+    "Images/s and peak GB of training steps on the GPU (synthetic batches, or batches from `feed`)."
+    from artdiff_nb.learner import autocast_dtype
+    dev = torch.device('cuda')
+    model = make_model(cfg, VOCAB).to(dev).to(memory_format=torch.channels_last)
+    if compiled: model.unet.compile()
+    opt = torch.optim.AdamW(model.parameters(), 1e-4, fused=True)
+    dt = autocast_dtype(precision, dev)
+    scaler = torch.amp.GradScaler('cuda', enabled=dt == torch.float16)
+    torch.cuda.reset_peak_memory_stats(); fixed = batch(cfg, bs, dev)
+    def one():
+        x, t, ids = (b.to(dev, non_blocking=True) for b in next(feed)) if feed is not None else fixed
+        with torch.autocast('cuda', dtype=dt or torch.float32, enabled=dt is not None):
+            loss = model(x, t, ids).float().square().mean()
+        scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); opt.zero_grad(set_to_none=True)
+    for _ in range(5): one()                               # compile, cudnn autotune
+    torch.cuda.synchronize(); t0 = time.perf_counter()
+    for _ in range(steps): one()
+    torch.cuda.synchronize()
+    return steps * bs / (time.perf_counter() - t0), torch.cuda.max_memory_allocated() / 1e9
+
+def data_feed(bs: int, workers: int):
+    "Batches `(images, t, ids)` from prepared WikiArt-shaped shards at 128 px, decoded by the training stream's workers."
+    from artdiff_nb.prepare import prepare, wikiart_like
+    from artdiff_nb.sources import ParquetSource
+    from artdiff_nb.captions import CaptionTokenizer
+    from artdiff_nb.data import BatchStream
+    d = Path(tempfile.mkdtemp())
+    prepare(str(wikiart_like(d / 'raw', n=512, files=4, corrupt=(), long_side=(1200, 1400))), d / 'p', size=128, progress=False)
+    tok = CaptionTokenizer.from_captions(list(ParquetSource(d / 'p', 128).captions()))
+    s = BatchStream(ParquetSource(d / 'p', 128, shuffle=True), tok, bs, workers=workers)
+    while True:
+        x, ids = next(s)
+        yield x, torch.randint(0, 1000, (len(x),)), ids.clamp(max=VOCAB - 1)
+
+def gpu(quick: bool):
+    cfg, rows = load_preset('wikiart-128'), []
+    for precision in ('bf16-mixed', '16-mixed', '32-true'):
+        for compiled in (False, True):
+            for bs in (64, 128):
+                if quick and (compiled or bs == 64): continue
+                r, peak = step_rate(cfg, precision, compiled, bs)
+                rows.append(dict(case='training step, synthetic batches', precision=precision, compile='on' if compiled else 'off',
+                                 batch=bs, images_per_s=round(r), peak_gb=round(peak, 1)))
+                print(rows[-1], flush=True)
+    for workers in (2, 4, os.cpu_count()):
+        r, peak = step_rate(cfg, 'bf16-mixed', False, 128, feed=data_feed(128, workers))
+        rows.append(dict(case=f'training step fed from prepared shards, {workers} decode workers', precision='bf16-mixed',
+                         compile='off', batch=128, images_per_s=round(r), peak_gb=round(peak, 1)))
+        print(rows[-1], flush=True)
+    if torch.cuda.device_count() >= 2:
+        rows.append(train_run(2, 100))
+    rows.append(train_run(1, 300))
+    return rows
+
+def train_run(devices: int, steps: int) -> dict:
+    "The wikiart-128 preset on procedural art at 128 px through `artdiff train`: images/s from its log, and its sample grid."
+    out = Path(tempfile.mkdtemp()) / f'wikiart-128-procart-{devices}gpu'
+    sets = [f'{f}.input_info.input_source=procart' for f in ('inputs_image', 'inputs_caption')] + ['output_image.output_info.output_source=procart',
+            'globals.evaluation_checkpoint.checkpoint_interval=100', 'globals.evaluation_checkpoint.sample_interval=300',
+            'globals.basic_experiment.valid_size=256']
+    args = [sys.executable, '-m', 'artdiff_nb.cli', 'train', '--preset', 'wikiart-128', '--output-folder', str(out),
+            '--max-steps', str(steps), '--devices', str(devices)] + [a for s in sets for a in ('--set', s)]
+    t0 = time.perf_counter(); r = subprocess.run(args, capture_output=True, text=True)
+    import csv as _csv
+    log = list(_csv.DictReader(open(out / 'training_log.csv'))) if (out / 'training_log.csv').exists() else []
+    ips = [float(x['images_per_s']) for x in log if x.get('images_per_s')]
+    return dict(case=f'artdiff train wikiart-128 on procart, {steps} steps, {devices} GPU(s)', precision='auto', compile='on', batch=128,
+                images_per_s=round(sorted(ips)[len(ips) // 2]) if ips else '',
+                note=f"exit {r.returncode}, {time.perf_counter() - t0:.0f} s, grid {out / 'samples'}" + ('' if r.returncode == 0 else r.stderr[-300:]))
+
+def table(rows):
+    print('| case | precision | compile | batch | images/s | peak GB | note |\n|---|---|---|---|---|---|---|')
+    for r in rows: print(f"| {r['case']} | {r.get('precision', '')} | {r.get('compile', '')} | {r.get('batch', '')} | {r.get('images_per_s', '')} | {r.get('peak_gb', '')} | {r.get('note', '')} |")
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('mode', nargs='?', choices=('gpu', 'estimate'), default='gpu' if torch.cuda.is_available() else 'estimate')
+    ap.add_argument('--quick', action='store_true', help='gpu: bf16/fp16/fp32 at batch 128 without compile only')
+    a = ap.parse_args()
+    rows = estimate() if a.mode == 'estimate' else gpu(a.quick)
+    record(rows); print(machine(), commit()); table(rows)
