@@ -16,9 +16,9 @@ def rss_mb(pid):
     for line in open(f'/proc/{pid}/status'):
         if line.startswith('VmRSS'): return int(line.split()[1]) / 1024
 
-def start(size, fmt):
+def start(size, fmt, source='procart'):
     port = free_port()
-    p = subprocess.Popen([str(BIN / 'artdiff'), 'stream', '--port', str(port), '--image-size', str(size), '--format', fmt],
+    p = subprocess.Popen([str(BIN / 'artdiff'), 'stream', '--port', str(port), '--image-size', str(size), '--format', fmt, '--source', source],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
         with socket.socket() as s:
@@ -44,11 +44,11 @@ def throughput(port, n_clients, seconds):
     for t in ts: t.join()
     return sum(counts.values()) / (time.time() - t0)
 
-def main(seconds, soak, fmt, sizes=(32, 64)):
+def main(seconds, soak, fmt, sizes=(32, 64), source='procart'):
     print(f"| image size | clients | samples/s delivered | x CPU training's {TRAINING_IMAGES_PER_S:.0f} img/s |")
     print('|---|---|---|---|')
     for size in sizes:
-        p, port = start(size, fmt)
+        p, port = start(size, fmt, source)
         try:
             for n in (1, 4):
                 r = throughput(port, n, seconds)
@@ -73,4 +73,5 @@ if __name__ == '__main__':
     ap.add_argument('--seconds', type=float, default=10); ap.add_argument('--soak', type=float, default=300)
     ap.add_argument('--format', default='png', choices=('png', 'jpeg'))
     ap.add_argument('--sizes', type=int, nargs='+', default=[32, 64], help='image sizes to measure (default: 32 64)')
-    a = ap.parse_args(); main(a.seconds, a.soak, a.format, a.sizes)
+    ap.add_argument('--source', default='procart', help='what the server streams, e.g. a folder `artdiff prepare` wrote at the one size given')
+    a = ap.parse_args(); main(a.seconds, a.soak, a.format, a.sizes, a.source)
