@@ -24,13 +24,18 @@ from .critic import SCORED, ArtCritic, load_critic
 from .metrics import CaptionFidelity, FDCritic, KDCritic, plot_fidelity, uint8_nchw
 
 # %% auto #0
-__all__ = ['global_step', 'IntervalEndCallback', 'interval_end_step', 'StepLimit', 'EMACallback', 'SampleGridCallback',
-           'CheckpointCallback', 'RunLogCallback', 'CaptionMetricsCallback']
+__all__ = ['batches_done', 'global_step', 'IntervalEndCallback', 'interval_end_step', 'StepLimit', 'EMACallback',
+           'SampleGridCallback', 'CheckpointCallback', 'RunLogCallback', 'CaptionMetricsCallback']
 
 # %% ../nbs/27_callbacks.ipynb #5d8c1b59
-def global_step(cb: Callback) -> int:
-    "Optimiser steps completed since the run began (counting the intervals skipped on resume)."
+def batches_done(cb: Callback) -> int:
+    "Training batches completed since the run began (counting the intervals skipped on resume)."
     return cb.epoch * cb.learn.interval_steps + cb.iter + 1
+
+def global_step(cb: Callback) -> Optional[int]:
+    "Optimiser steps completed after this batch; None while a step is still accumulating its batches' gradients."
+    k, i = getattr(cb.learn, 'accumulate', 1), batches_done(cb)
+    return i // k if i % k == 0 else None
 
 class IntervalEndCallback(Callback):
     "Base for callbacks acting at an interval's end (fastai's `after_epoch`): `interval_done` runs only for intervals that trained."
@@ -43,7 +48,7 @@ class IntervalEndCallback(Callback):
 
 def interval_end_step(cb: Callback) -> int:
     "The global step at the end of the current interval (the last interval of a run may be shorter than the others)."
-    return cb.epoch * cb.learn.interval_steps + len(cb.dls.train)
+    return (cb.epoch * cb.learn.interval_steps + len(cb.dls.train)) // getattr(cb.learn, 'accumulate', 1)
 
 # %% ../nbs/27_callbacks.ipynb #55d39c3f
 class StepLimit(Callback):
@@ -52,10 +57,11 @@ class StepLimit(Callback):
     def __init__(self, total: int): self.total = check_int('max_steps', total, min=1)
 
     def before_epoch(self):
-        self.dls.train.n = max(1, min(self.learn.interval_steps, self.total - self.epoch * self.learn.interval_steps))
+        batches = self.total * getattr(self.learn, 'accumulate', 1)            # a step may take several batches
+        self.dls.train.n = max(1, min(self.learn.interval_steps, batches - self.epoch * self.learn.interval_steps))
 
     def before_batch(self):
-        if self.training: self.learn.pct_train = (global_step(self) - 1) / self.total
+        if self.training: self.learn.pct_train = (batches_done(self) - 1) / (self.total * getattr(self.learn, 'accumulate', 1))
 
     def after_fit(self): self.dls.train.n = self.learn.interval_steps        # leave the DataLoader as it was found
 
@@ -115,7 +121,8 @@ class CheckpointCallback(IntervalEndCallback):
         rng = self.gather(rng_state()) if self.gather is not None else [rng_state()]
         if not self.write: return
         ema, diffusion = getattr(self.learn, 'ema', None), getattr(self.learn, 'diffusion_cb', None)
-        extra = {**(self.extra or {}), **({'low_res_steps': diffusion.low_res_steps} if diffusion is not None and diffusion.low_res_steps else {})}
+        low_res = diffusion.low_res_steps // getattr(self.learn, 'accumulate', 1) if diffusion is not None else 0   # in steps, not batches
+        extra = {**(self.extra or {}), **({'low_res_steps': low_res} if low_res else {})}
         save_checkpoint(self.dir, interval_end_step(self), unwrapped(self.learn.model),
                         ema.ema_model if ema is not None else None, self.learn.opt.opt, self.keep, extra, rng)
 
@@ -152,11 +159,12 @@ class RunLogCallback(IntervalEndCallback):
         if not self.training: return
         loss = float(self.learn.loss.detach())
         self.smooth = loss if self.smooth is None else 0.98 * self.smooth + 0.02 * loss
-        self.n_last += 1
         step = global_step(self)
+        if step is None: return                                        # a step still accumulating its batches
+        self.n_last += 1
         if step % self.every == 0:
             now = time.perf_counter()
-            ips = self.n_last * (self.bs or self.xb[0].shape[0]) / max(now - self.t_last, 1e-9)
+            ips = self.n_last * (self.bs or self.xb[0].shape[0] * getattr(self.learn, 'accumulate', 1)) / max(now - self.t_last, 1e-9)
             self._append(step, train_loss=f"{self.smooth:.6f}", lr=f"{self.learn.opt.hypers[-1]['lr']:.3e}",
                          images_per_s=f"{ips:.1f}", elapsed_s=self._elapsed())
             self.t_last, self.n_last = now, 0

@@ -73,6 +73,8 @@ class TrainConfig:
             if not isinstance(getattr(self, f), bool): raise InvalidArgumentType(f, f"{f} must be true or false, got {getattr(self, f)!r}")
         if self.sampling.steps > self.schedule.T:
             raise InvalidArgument('sampling.steps', f"steps ({self.sampling.steps}) must be <= the schedule's T ({self.schedule.T})")
+        if self.data.batch_size % self.optim.accumulation_steps:
+            raise InvalidArgument('optim.accumulation_steps', f"gradient_accumulation_steps ({self.optim.accumulation_steps}) must divide batch_size ({self.data.batch_size}): each step sums that many equal batches")
         if self.optim.low_res_fraction and (self.unet.image_size % 2 or self.unet.image_size // 2 % self.unet.factor):
             raise InvalidArgument('optim.low_res_fraction', f"low_res_fraction: half of image_size {self.unet.image_size} must be divisible by {self.unet.factor}, as the UNet's levels need")
 
@@ -124,7 +126,8 @@ SCHEMA: dict[str, dict[str, dict[str, tuple[str, Any]]]] = {   # file kind -> se
                              'valid_size': ('data.valid_size', _int), 'n_epochs': ('n_epochs', _int), 'iterations': ('max_steps', _int),
                              'dataloader_workers': ('data.dataloader_workers', _int), 'device': ('device', str), 'seed': ('seed', _int)},
         'optimization': {'lr': ('optim.lr', _num), 'wd': ('optim.wd', _num), 'optimizer': ('optim.optimizer', tuple(OPTIMIZERS)),
-                         'gradient_clipping': ('optim.gradient_clipping', _num)},
+                         'gradient_clipping': ('optim.gradient_clipping', _num),
+                         'gradient_accumulation_steps': ('optim.accumulation_steps', _int)},                          # ours
         'lr_schedule': {'warmup_steps': ('optim.warmup_steps', _int), 'lr_schedule': ('optim.lr_schedule', LR_SCHEDULES)},
         'evaluation_checkpoint': {'checkpoint_interval': ('checkpoint_interval', _int), 'sample_interval': ('sample_interval', _int),
                                   'n_saved_models': ('n_saved_models', _int), 'log_interval': ('log_interval', _int),

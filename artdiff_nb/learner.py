@@ -19,7 +19,7 @@ from fastai.learner import Learner
 from safetensors.torch import load_file, save as safetensors_bytes
 from fastai.callback.core import Callback
 from fastai.callback.schedule import SchedCos, SchedLin, SchedNo, combine_scheds
-from fastai.callback.training import GradientClip
+from fastai.callback.training import GradientClip, GradientAccumulation
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastcore.foundation import L
 from fastai.optimizer import OptimWrapper
@@ -55,6 +55,7 @@ class OptimConfig:
     ema_decay: float = 0.9999
     timestep_sampling: str = 'uniform'           # or 'logit_normal': timesteps t/T ~ sigmoid(N(0, 1)), mid-noise more often
     low_res_fraction: float = 0.0                # share of a run's first steps that train on its images averaged down 2x2
+    accumulation_steps: int = 1                  # batches whose gradients are summed into one optimiser step (fastai's GradientAccumulation)
 
     def __post_init__(self):
         check_float('lr', self.lr, min=0); check_float('wd', self.wd, min=0); check_choice('optimizer', self.optimizer, OPTIMIZERS)
@@ -62,6 +63,7 @@ class OptimConfig:
         check_choice('lr_schedule', self.lr_schedule, LR_SCHEDULES); check_float('caption_dropout', self.caption_dropout, 0, 1)
         if self.min_snr_gamma is not None: check_float('min_snr_gamma', self.min_snr_gamma, min=0)
         check_float('ema_decay', self.ema_decay, 0, 1); check_choice('timestep_sampling', self.timestep_sampling, TIMESTEP_SAMPLINGS)
+        check_int('accumulation_steps', self.accumulation_steps, min=1)
         if check_float('low_res_fraction', self.low_res_fraction, 0, 1) == 1:
             raise InvalidArgument('low_res_fraction', "low_res_fraction must be below 1: a run has to end on images of its own size")
 
@@ -203,7 +205,8 @@ def diffusion_learner(dls, model: torch.nn.Module, sched: NoiseSchedule, optim: 
     `seed` keys the training batches' noise; `total_steps`, the run's length, is what `optim.low_res_fraction` is a share of."""
     optim = optim if optim is not None else OptimConfig(**optim_options)
     if optim.low_res_fraction and total_steps is None: raise ValueError("low_res_fraction needs the run's total_steps")
-    low_res_steps = round(optim.low_res_fraction * check_int('total_steps', total_steps, min=1)) if optim.low_res_fraction else 0
+    k = optim.accumulation_steps                                  # batches per optimiser step; DiffusionCB counts batches
+    low_res_steps = round(optim.low_res_fraction * check_int('total_steps', total_steps, min=1)) * k if optim.low_res_fraction else 0
     retain_freed_memory()                                         # each step reuses the last one's memory (core)
     device = dls.device or torch.device('cpu')
     model = model.to(device)
@@ -212,10 +215,12 @@ def diffusion_learner(dls, model: torch.nn.Module, sched: NoiseSchedule, optim: 
     cbs = [DiffusionCB(sched, optim.caption_dropout, optim.min_snr_gamma, channels_last, optim.timestep_sampling, seed,
                        low_res_steps=low_res_steps)] + list(cbs or [])
     if optim.gradient_clipping: cbs.append(GradientClip(optim.gradient_clipping))
+    if k > 1: cbs.append(GradientAccumulation(k * dls.train.dataset.bs))     # counts images: k batches of the stream per step
     dt = autocast_dtype(precision, torch.device(device))
     if dt is not None: cbs.append(AnyDeviceMixedPrecision(AMPMode.FP16 if dt == torch.float16 else AMPMode.BF16))
     opt_func = partial(OptimWrapper, opt=partial(OPTIMIZERS[optim.optimizer], foreach=True))
     learn = DiffusionLearner(dls, model, sched, sampling, optim=optim, loss_func=diffusion_loss, opt_func=opt_func, lr=optim.lr, wd=optim.wd,
                              cbs=cbs, train_bn=True)
-    learn.interval_steps = len(dls.train)                # global steps count full intervals, even when the last one is cut
+    learn.interval_steps = len(dls.train)                # batches per interval: global steps count full intervals, even when the last one is cut
+    learn.accumulate = k
     return learn

@@ -83,9 +83,10 @@ def _restore(learn, ema: EMACallback, ck_dir: Path, srcs: Sequence[Source], cfg:
     ck = load_checkpoint(ck_dir)
     learn.model.load_state_dict(ck['model'])
     ema.ema_model = make_model(cfg, learn.model.encoder.tok.num_embeddings); ema.ema_model.load_state_dict(ck['ema'])
-    ema.count = learn.diffusion_cb.step = ck['state']['step']            # one EMA update, one keyed draw, per step
-    done = ck['state'].get('low_res_steps', 0)                        # where the half-size phase of the run so far ended
-    if ck['state']['step'] >= done: learn.diffusion_cb.low_res_steps = done   # it is over: a longer run does not go back to it
+    k = cfg.optim.accumulation_steps
+    ema.count = ck['state']['step']; learn.diffusion_cb.step = ck['state']['step'] * k   # one EMA update per step, one keyed draw per batch
+    done = ck['state'].get('low_res_steps', 0)                        # where the half-size phase of the run so far ended (in steps)
+    if ck['state']['step'] >= done: learn.diffusion_cb.low_res_steps = done * k   # it is over: a longer run does not go back to it
     learn.create_opt(); restore_optimizer(learn.opt.opt, ck)
     set_rng_state(*process_rng(ck, procs.rank))
     if procs.is_main: truncate_log(run / 'training_log.csv', ck['state']['step'])
@@ -141,7 +142,8 @@ def train(cfg: TrainConfig, resume: bool = False, config_files: Sequence = (), p
     if procs.is_main: _write_run(run, cfg, resume, config_files)
     tok = _tokenizer(cfg, run, resume, srcs, procs)
     total, interval = cfg.max_steps, cfg.checkpoint_interval     # fastai's epoch is our interval: the steps between two checkpoints
-    dls = diffusion_dls(srcs, tok, cfg.data.batch_size, valid, interval, device=procs.device, part=(procs.rank, procs.world),
+    k = cfg.optim.accumulation_steps                                 # batches of batch_size / k summed into each step
+    dls = diffusion_dls(srcs, tok, cfg.data.batch_size // k, valid, interval * k, device=procs.device, part=(procs.rank, procs.world),
                         workers=0 if len(srcs) > 1 else cfg.data.dataloader_workers)
     learn = diffusion_learner(dls, make_model(cfg, len(tok)), make_schedule(cfg), cfg.optim, cfg.precision, cfg.channels_last, cfg.compile_model,
                               cbs=_run_callbacks(cfg, run, valid, procs, progress), sampling=cfg.sampling, seed=cfg.seed, total_steps=total)
