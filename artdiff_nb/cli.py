@@ -131,6 +131,8 @@ def _evaluate(a):
     from artdiff_nb.core import atomic_write
     check_int('--n', a.n, min=1)
     pipe = _pipeline(a); s = _sampling(a, pipe)
+    from artdiff_nb.critic import critic_reads
+    if why := critic_reads(pipe.config.data.source): raise UsageError(why)
     print(f"evaluating {pipe} on {a.n} held-out captions: {s.sampler}, {s.steps} steps, guidance {s.guidance_scale:g}", flush=True)
     r = evaluate(pipe, n=a.n, seed=a.seed, batch_size=a.batch_size, sampling=s)
     print(evaluation_table(r)); print(f"{r['images_per_s']:.2f} images/s while sampling")
@@ -144,9 +146,12 @@ def _measured(a):
     "The pipeline of --model-path, measured on --n held-out captions for its card unless --n is 0 or it carries a measurement."
     import matplotlib; matplotlib.use('Agg')                           # the folder's sample grid, drawn with no display
     from artdiff_nb.metrics import evaluate
+    from artdiff_nb.critic import critic_reads
     check_int('--n', a.n, min=0)
     pipe = _pipeline(a)
-    if a.n and pipe.evaluation is None:
+    why = critic_reads(pipe.config.data.source)
+    if a.n and pipe.evaluation is None and why: print(f"not measured for its card: {why}", flush=True)
+    elif a.n and pipe.evaluation is None:
         print(f"measuring {pipe.name} on {a.n} held-out captions for its model card", flush=True)
         pipe.evaluation = evaluate(pipe, n=a.n, seed=a.seed, progress=sys.stdout.isatty())
     return pipe

@@ -21,6 +21,7 @@ from .unet import UNetConfig
 from .samplers import SAMPLERS, SamplingConfig
 from .data import DataConfig
 from .learner import OptimConfig, OPTIMIZERS, LR_SCHEDULES, PRECISIONS, TIMESTEP_SAMPLINGS
+from .critic import critic_reads
 
 # %% auto #0
 __all__ = ['COMPONENTS', 'KINDS', 'SCHEMA', 'PRESETS_DIR', 'PRESET_FILES', 'TrainConfig', 'ConfigError', 'load_yaml',
@@ -64,6 +65,8 @@ class TrainConfig:
         check_int('n_sample_captions', self.n_sample_captions, min=0)          # 0: no sample grids
         check_int('n_metric_captions', self.n_metric_captions, min=0); check_int('metrics_interval', self.metrics_interval, min=0)
         check_float('metrics_budget', self.metrics_budget, 0, 1)
+        if self.n_metric_captions and (why := critic_reads(self.data.source)):
+            raise InvalidArgument('n_metric_captions', f"n_metric_captions: {why}; set it to 0")
         if self.n_metric_captions > self.data.valid_size:
             raise InvalidArgument('n_metric_captions', f"n_metric_captions ({self.n_metric_captions}) must be <= valid_size ({self.data.valid_size}): metrics draw validation captions")
         if self.n_epochs is not None:                     # EIR's key; an epoch is a pass over the data, which a stream never ends

@@ -27,7 +27,7 @@ from .procart import ProcArt, Painting, sample_painting, render
 # %% auto #0
 __all__ = ['ERAS', 'ERA_TOLERANCE', 'HEADS', 'SCORED', 'CRITIC_FILE', 'CRITIC_NAME', 'EVAL_SEED', 'era_of', 'era_ok',
            'field_matches', 'caption_labels', 'painting_labels', 'ArtCritic', 'critic_data', 'critic_loss',
-           'train_critic', 'save_critic', 'load_critic', 'evaluation_paintings', 'confusion_figure']
+           'train_critic', 'critic_reads', 'save_critic', 'load_critic', 'evaluation_paintings', 'confusion_figure']
 
 # %% ../nbs/14_critic.ipynb #4aaef20b
 ERAS = {'before 1600': (None, 1600), '1600-1799': (1600, 1800), '1800-1899': (1800, 1900),
@@ -154,6 +154,14 @@ def train_critic(n: int = 48_000, epochs: int = 5, lr: float = 3e-3, bs: int = 1
 # %% ../nbs/14_critic.ipynb #e57561e9
 CRITIC_FILE = 'weights/art_critic.safetensors'
 CRITIC_NAME = 'procart'             # which critic measures: this one is trained on the painter's art
+
+def critic_reads(source: str) -> Optional[str]:
+    """None when this critic can score a model trained on data `source`; else the one line that says why not. It reads the
+    painter's art: `procart`, or a stream (`ws://`, which `artdiff stream` serves from the painter by default). Parquet files,
+    prepared folders and the Hub hold real paintings, whose styles, genres and eras it was never shown."""
+    if source == 'procart' or str(source).startswith(('ws://', 'wss://')): return None
+    return (f"the art critic was trained on procedural art and cannot read the real paintings of {source}: "
+            f"a model trained on them is not scored with it (its fidelity and FD-critic would mean nothing)")
 
 def save_critic(critic: ArtCritic, path) -> Path:
     "Write `critic` as half-precision safetensors with its settings and head vocabularies."

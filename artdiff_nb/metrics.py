@@ -20,7 +20,7 @@ from .core import check_int
 from .vocabulary import STYLES
 from .images import to_nchw
 from .procart import render
-from .critic import ArtCritic, HEADS, SCORED, EVAL_SEED, CRITIC_NAME, caption_labels, field_matches, load_critic, evaluation_paintings
+from .critic import ArtCritic, HEADS, SCORED, EVAL_SEED, CRITIC_NAME, caption_labels, critic_reads, field_matches, load_critic, evaluation_paintings
 
 # %% auto #0
 __all__ = ['METRIC_FIELDS', 'FrozenCritic', 'uint8_nchw', 'CaptionFidelity', 'FDCritic', 'KDCritic', 'evaluate',
@@ -90,6 +90,9 @@ def evaluate(pipe, n: int = 256, seed: int = 0, batch_size: int = 64, progress: 
              sampling=None) -> dict:
     """Fidelity per field and style, FD-critic and KD-critic of `pipe`'s samples for `n` held-out captions, drawn as `sampling`
     (a `SamplingConfig`; default: the pipeline's own) says. `pipe` is an `ArtDiffPipeline`, or anything called as one."""
+    config = getattr(pipe, 'config', None)
+    why = critic_reads(config.data.source) if config is not None and critic is None else None
+    if why: raise ValueError(why)
     critic, size = critic or load_critic(), pipe.image_size
     sampling = sampling or getattr(pipe, 'sampling', None)
     ps = evaluation_paintings(n)

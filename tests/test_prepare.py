@@ -14,13 +14,13 @@ def test_prepare_killed_and_started_again_matches_an_unbroken_pass(tmp_path):
     assert r.returncode == 0, r.stderr
     assert 'prepared 94 rows at 32px into 12 shards' in r.stdout
     p = subprocess.Popen([str(BIN / 'artdiff'), 'prepare', str(raw), '--size', '32', '--out', str(tmp_path / 'cut'), '--shards', '12',
-                          '--workers', '2'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                          '--workers', '1'], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)   # one shard at a time: killed between two
     deadline = time.time() + 120
-    while time.time() < deadline and not list((tmp_path / 'cut').glob('train-*.parquet')) and p.poll() is None: time.sleep(0.05)
+    while time.time() < deadline and not list((tmp_path / 'cut').glob('train-*.parquet')) and p.poll() is None: time.sleep(0.01)
     os.kill(p.pid, signal.SIGKILL); p.wait()
     done = len(list((tmp_path / 'cut').glob('train-*.parquet')))
     assert done < 12 and not (tmp_path / 'cut' / 'prepared.json').exists()              # it really was cut short
-    r = artdiff('prepare', raw, '--size', 32, '--out', tmp_path / 'cut', '--shards', 12, '--workers', 2)
+    r = artdiff('prepare', raw, '--size', 32, '--out', tmp_path / 'cut', '--shards', 12, '--workers', 2)    # continued with two workers
     assert r.returncode == 0, r.stderr
     assert tables(tmp_path / 'cut') == tables(tmp_path / 'whole')
     m = json.loads((tmp_path / 'cut' / 'prepared.json').read_text())
