@@ -12,7 +12,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['InvalidArgument', 'InvalidArgumentType', 'check_int', 'check_float', 'check_choice', 'atomic_write', 'pick_device',
-           'cast_floats', 'retain_freed_memory']
+           'cast_floats', 'die_with_parent', 'retain_freed_memory']
 
 # %% ../nbs/00_core.ipynb #d08fd26d
 class InvalidArgument(ValueError):
@@ -78,6 +78,15 @@ def pick_device(name='auto'):
 def cast_floats(state: dict, dtype) -> dict:
     "State dict `state` as contiguous CPU tensors with its floating-point ones cast to `dtype`: what a weights file holds."
     return {k: (v.detach().to('cpu', dtype) if v.is_floating_point() else v.detach().cpu()).contiguous() for k, v in state.items()}
+
+# %% ../nbs/00_core.ipynb #bf405d43
+def die_with_parent() -> None:
+    "Have the kernel kill this process when its parent dies (Linux's PR_SET_PDEATHSIG); exit now if the parent is already gone."
+    if platform.system() != 'Linux': return
+    parent = os.getppid()
+    try: ctypes.CDLL(None, use_errno=True).prctl(1, 9)               # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError): return
+    if os.getppid() != parent: os._exit(1)                          # the parent died before the request: nothing would kill us
 
 # %% ../nbs/00_core.ipynb #68c9787d
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3     # mallopt's parameter numbers, from glibc's malloc.h

@@ -6,7 +6,7 @@ Docs: https://artdiff.github.io/artdiff_nb/data.html.md"""
 
 # %% ../nbs/22_data.ipynb #3d9edc99
 from __future__ import annotations
-import queue, threading
+import os, queue, threading
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
@@ -17,7 +17,7 @@ from torch.utils.data import IterableDataset
 from fastai.data.load import DataLoader
 from fastai.torch_core import to_detach
 
-from .core import check_int, check_float, InvalidArgument
+from .core import check_int, check_float, die_with_parent, InvalidArgument
 from .captions import CaptionTokenizer
 from .images import images_to_tensor, to_uint8
 from .figures import caption_grid
@@ -58,7 +58,9 @@ def collate(samples: Sequence[Sample], tok: CaptionTokenizer) -> tuple[torch.Ten
     return images_to_tensor([s.image for s in samples]), tok([s.caption for s in samples])[0]
 
 # %% ../nbs/22_data.ipynb #a2ed2aa9
-def _one_thread(): torch.set_num_threads(1)
+def _worker_init():
+    "A decode worker: one torch thread, and gone with its training process."
+    torch.set_num_threads(1); die_with_parent()
 
 def realize_all(fn, args, works: list) -> list:
     "Run a source's `realize` on a chunk of recipes' work: the task of one decode worker."
@@ -83,7 +85,12 @@ class BatchStream(IterableDataset):
         from concurrent.futures import ProcessPoolExecutor
         from artdiff_nb import data as module                    # workers find these functions by their module's name
         fn, args = source.realize
-        pool = ProcessPoolExecutor(self.workers, mp_context=get_context('spawn'), initializer=module._one_thread)
+        # The pool's queues register semaphores with multiprocessing's resource tracker, which outlives a process killed with
+        # SIGKILL, frees them, and warns about "leaked semaphores": noise beside the one line that says a process was killed.
+        quiet = 'ignore:resource_tracker:UserWarning'
+        if quiet not in os.environ.get('PYTHONWARNINGS', ''):
+            os.environ['PYTHONWARNINGS'] = ','.join(filter(None, [os.environ.get('PYTHONWARNINGS'), quiet]))
+        pool = ProcessPoolExecutor(self.workers, mp_context=get_context('spawn'), initializer=module._worker_init)
         pending, ready = deque(), []
         try:
             while True:

@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from .core import atomic_write, check_choice, check_int
+from .core import atomic_write, check_choice, check_int, die_with_parent
 from .sources import ParquetSource, CAPTION_COLUMNS, PREPARED
 from .images import decode_image
 from .procart import ProcArt
@@ -147,7 +147,7 @@ def prepare(source: str, out, size: int = 128, shards: Optional[int] = None, wor
     rows_of = lambda k: sum(c[4] - c[3] for c in plan[k])
     total, kept, done, t0 = sum(rows_of(k) for k in todo), src.n_rows - sum(rows_of(k) for k in todo), 0, time.perf_counter()
     tasks = [(str(source), size, c, fmt, quality) for k in todo for c in plan[k]]
-    pool = ProcessPoolExecutor(workers, mp_context=get_context('spawn')) if workers > 1 and tasks else None
+    pool = ProcessPoolExecutor(workers, mp_context=get_context('spawn'), initializer=die_with_parent) if workers > 1 and tasks else None
     try:
         from artdiff_nb import prepare as module                       # workers find the function by its module's name
         results = pool.map(module._run_chunk, tasks) if pool is not None else map(module._run_chunk, tasks)
