@@ -41,3 +41,21 @@ def test_artdiff_stream_from_hf_url(hub, tmp_path):
             assert len(batch) == 7 and batch[0]['inputs']['caption'].startswith('Vincent Van Gogh / Starry Night 0')
             assert ask(ws, 'status')['payload']['corrupt_skipped'] == 1
     assert any('/resolve/' in path and r for _, path, r in log)
+
+def test_prepare_from_the_hub_with_decode_workers(tmp_path):
+    "`artdiff prepare hf://datasets/...` with two worker processes, each reading the Hub itself: WikiArt-shaped data, both sizes of work."
+    from artdiff_nb.prepare import wikiart_like
+    from artdiff_nb.sources import ParquetSource
+    raw = wikiart_like(tmp_path / 'raw', n=16, files=2, long_side=(1200, 1400))
+    with LoopbackHub() as h:
+        h.add_folder('dataset', REPO, raw, SHA)
+        env = {**os.environ, 'HF_ENDPOINT': h.url, 'HF_HUB_DISABLE_TELEMETRY': '1', 'HF_HOME': str(tmp_path / 'hf')}
+        env.pop('HF_HUB_OFFLINE', None)
+        r = subprocess.run([str(BIN / 'artdiff'), 'prepare', f'hf://datasets/{REPO}', '--size', '32', '--out', str(tmp_path / 'p'),
+                            '--workers', '2', '--shards', '2'], capture_output=True, text=True, env=env, timeout=300)
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert any('/resolve/' in path and rng for _, path, rng in h.log)                    # read through byte ranges
+    assert 'prepared 15 rows at 32px into 2 shards' in r.stdout, r.stdout
+    local = ParquetSource(raw, 32, loop=False).samples(16)
+    prepared = ParquetSource(tmp_path / 'p', 32, loop=False).samples(16)
+    assert [s.caption for s in prepared] == [s.caption for s in local] and len(prepared) == 15
