@@ -108,7 +108,7 @@ class BatchStream(IterableDataset):
                     if r is None: source.corrupt += 1
                     else: ready.append(Sample(r[0], r[1], sid)); source.served += 1
                 while len(ready) >= self.bs: yield ready[:self.bs]; ready = ready[self.bs:]
-        finally: pool.shutdown(wait=False, cancel_futures=True)
+        finally: pool.shutdown(wait=True, cancel_futures=True)      # no worker outlives the stream (a process's exit would wait on it)
 
     def _batches(self, source: Source):
         if self.workers > 1 and source.realize is not None: yield from self._parallel(source)
@@ -146,7 +146,7 @@ class BatchStream(IterableDataset):
     def close(self):
         "Stop the prefetch threads (daemons, so forgetting this never blocks exit) and close sources that can be."
         self._stop.set()
-        for t in self._threads: t.join(timeout=5)
+        for t in self._threads: t.join(timeout=60)                 # a thread with decode workers shuts their pool down first
         for s in self.sources: s.close()
 
 # %% ../nbs/22_data.ipynb #18b39025
