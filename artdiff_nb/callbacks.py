@@ -20,7 +20,7 @@ from .figures import caption_grid, save_figure, plot_curve
 from .runfolder import save_checkpoint, read_log, rng_state, TrainingLog
 from .learner import unwrapped
 import artdiff_nb.pipeline                       # gives the Learner `learn.pipeline`, which the sample and metric callbacks draw with
-from .critic import SCORED, ArtCritic, load_critic
+from .critic import ArtCritic, load_critic
 from .metrics import CaptionFidelity, FDCritic, KDCritic, plot_fidelity, uint8_nchw
 
 # %% auto #0
@@ -211,7 +211,7 @@ class CaptionMetricsCallback(Callback):
             log.log.append(step=step, **{k: f"{v:.4f}" for k, v in row.items() if not math.isnan(v)})
             save_figure(plot_fidelity(read_log(log.log.path), self.ceiling, self.dir.name), self.dir / 'training_curve_FIDELITY.png')
         share = self.spent / max(time.perf_counter() - self.t_fit - self.spent, 1e-9)
-        print(f"metrics at step {step}: " + ', '.join(f"{k} {row[f'fidelity_{k}']:.0%}" for k in SCORED if not math.isnan(row[f'fidelity_{k}']))
+        print(f"metrics at step {step}: " + ', '.join(f"{k} {row[f'fidelity_{k}']:.0%}" for k in self.critic.scored if not math.isnan(row[f'fidelity_{k}']))
               + f" | FD-critic {row['fd_critic']:.2f} | {cost:.1f} s ({share:.0%} of training time so far)", flush=True)
         return row
 

@@ -127,14 +127,15 @@ def _generate(a):
 
 def _evaluate(a):
     import json, re
-    from artdiff_nb.metrics import evaluate, evaluation_table
+    from artdiff_nb.metrics import evaluation_table
+    from artdiff_nb.datacritic import evaluate_run
     from artdiff_nb.core import atomic_write
     check_int('--n', a.n, min=1)
     pipe = _pipeline(a); s = _sampling(a, pipe)
     from artdiff_nb.critic import critic_reads
-    if why := critic_reads(pipe.config.data.source): raise UsageError(why)
+    if why := critic_reads(pipe.config.data.source, pipe.config.critic): raise UsageError(why)
     print(f"evaluating {pipe} on {a.n} held-out captions: {s.sampler}, {s.steps} steps, guidance {s.guidance_scale:g}", flush=True)
-    r = evaluate(pipe, n=a.n, seed=a.seed, batch_size=a.batch_size, sampling=s)
+    r = evaluate_run(pipe, n=a.n, seed=a.seed, batch_size=a.batch_size, sampling=s)
     print(evaluation_table(r)); print(f"{r['images_per_s']:.2f} images/s while sampling")
     home = pipe.home or Path('evaluations') / re.sub(r'[^\w.@-]+', '_', pipe.name.removeprefix('hf://')).strip('_')  # a shared model's: here
     out = home / ('evaluations' if pipe.home else '') / f"step{pipe.step}_{s.sampler}_{s.steps}_g{s.guidance_scale:g}_n{a.n}_seed{a.seed}.json"
@@ -145,15 +146,15 @@ def _evaluate(a):
 def _measured(a):
     "The pipeline of --model-path, measured on --n held-out captions for its card unless --n is 0 or it carries a measurement."
     import matplotlib; matplotlib.use('Agg')                           # the folder's sample grid, drawn with no display
-    from artdiff_nb.metrics import evaluate
+    from artdiff_nb.datacritic import evaluate_run
     from artdiff_nb.critic import critic_reads
     check_int('--n', a.n, min=0)
     pipe = _pipeline(a)
-    why = critic_reads(pipe.config.data.source)
+    why = critic_reads(pipe.config.data.source, pipe.config.critic)
     if a.n and pipe.evaluation is None and why: print(f"not measured for its card: {why}", flush=True)
     elif a.n and pipe.evaluation is None:
         print(f"measuring {pipe.name} on {a.n} held-out captions for its model card", flush=True)
-        pipe.evaluation = evaluate(pipe, n=a.n, seed=a.seed, progress=sys.stdout.isatty())
+        pipe.evaluation = evaluate_run(pipe, n=a.n, seed=a.seed, progress=sys.stdout.isatty())
     return pipe
 
 def _export(a):
@@ -166,6 +167,20 @@ def _push(a):
     print(f"pushing {pipe.name} to the Hub as {a.repo}", flush=True)
     url = pipe.push_to_hub(a.repo, private=a.private or None, commit_message=a.message)
     print(f"pushed: {url}\nuse it anywhere with --model-path {a.repo}")
+
+def _critic(a):
+    import json
+    from artdiff_nb.critic import save_critic, CRITIC_WEIGHTS
+    from artdiff_nb.datacritic import train_data_critic
+    out = Path(a.out)
+    if (out / CRITIC_WEIGHTS).exists(): raise UsageError(f"{out} already holds a critic: give another --out, or remove it")
+    critic = train_data_critic(a.data, a.size, a.valid_size, a.seed, a.epochs, a.width, a.min_count, a.max_artists, progress=sys.stdout.isatty() or 'lines')
+    save_critic(critic, out / CRITIC_WEIGHTS)
+    (out / 'critic.json').write_text(json.dumps(dict(name=critic.name, size=critic.size, heads=critic.fields, **critic.info), indent=1))
+    acc, base = critic.info['accuracy'], critic.info['majority']
+    print(f"wrote {out}: a critic of {critic.name} at {critic.size} px, trained on {critic.info['trained_on']:,} rows; on the "
+          f"{critic.info['valid_size']:,} held out it reads " + ', '.join(f"{k} {acc[k]:.0%} (most common class {base[k]:.0%})" for k in acc)
+          + f"; measure a run with it by naming it in the run's config (critic: {out})")
 
 def _prepare(a):
     from artdiff_nb.prepare import prepare
@@ -180,13 +195,13 @@ def _stream(a):
     check_int('--port', a.port, min=0, max=65535); check_int('--image-size', a.image_size, min=8)
     if a.source == 'procart': src = ProcArtSource(seed=a.seed, image_size=a.image_size, field_dropout=a.field_dropout)
     else: src = ParquetSource(a.source, a.image_size, loop=not a.no_loop, augment=a.augment, seed=a.seed, shuffle=not a.no_shuffle)
-    server = StreamServer(src, fmt=a.format)
+    server = StreamServer(src, fmt=a.format, workers=a.workers)
     signal.signal(signal.SIGTERM, lambda *_: server._stop.set())       # `kill` stops it cleanly, like Ctrl-C
     where = lambda s: print(f"serving {a.source} at ws://{a.host}:{s.port}/ws ({a.image_size}px {a.format}, EIR protocol 1.0); Ctrl-C stops", flush=True)
     try: asyncio.run(server.serve(a.host, a.port, ready=where))
     except KeyboardInterrupt: print(f"stopped after {server.served} samples", file=sys.stderr)
     except OSError as e: raise UsageError(f"cannot listen on {a.host}:{a.port}: {e.strerror or e}") from None
-    finally: server._stop.set()
+    finally: server.stop()                                          # the producer and its decode workers with it
 
 def _serve(a):
     check_int('--port', a.port, min=0, max=65535)
@@ -287,6 +302,7 @@ def _data_commands(sub):
     st.add_argument('--no-loop', action='store_true', help='parquet: end the stream after one pass (clients get "terminate")')
     st.add_argument('--augment', action='store_true', help='parquet: mirror each image left-right with probability 1/2')
     st.add_argument('--no-shuffle', action='store_true', help='parquet: serve rows in file order (default: a seeded shuffle of row groups and rows)')
+    st.add_argument('--workers', type=int, default=0, help='processes that decode and encode pictures (default: %(default)s: one thread does)')
     pr = _command(sub, 'prepare', _prepare, 'decode a parquet dataset once into shards at the training size (resumable)',
                   'artdiff prepare hf://datasets/Artificio/WikiArt --size 128 --out data/wikiart-128')
     pr.add_argument('source', help='a .parquet file, a folder of them, or hf://datasets/OWNER/NAME')
@@ -296,6 +312,17 @@ def _data_commands(sub):
     pr.add_argument('--shards', type=int, help='shards to write (default: a multiple of 24 of about 2,000 rows each)')
     pr.add_argument('--format', choices=('jpeg', 'png'), default='jpeg', help='image encoding in the shards (default: %(default)s)')
     pr.add_argument('--quality', type=int, default=95, help='JPEG quality (default: %(default)s)')
+    cr = _command(sub, 'critic', _critic, "train the art critic on a labelled source (its styles, genres, artists, years): what measures a run on it",
+                  'artdiff critic --data data/wikiart-128 --size 64 --out critics/wikiart-64')
+    cr.add_argument('--data', required=True, help='a .parquet file, a folder of them (or one artdiff prepare wrote), or hf://datasets/OWNER/NAME')
+    cr.add_argument('--out', required=True, help='the folder to write critic.safetensors and critic.json into')
+    cr.add_argument('--size', type=int, default=64, help='the pictures it reads, in pixels (default: %(default)s)')
+    cr.add_argument('--epochs', type=int, default=8, help='passes over the training rows (default: %(default)s)')
+    cr.add_argument('--valid-size', type=int, default=1024, help="rows held out, as a run with the same --seed holds them out (default: %(default)s)")
+    cr.add_argument('--min-count', type=int, default=5, help='paintings a style, genre or artist needs to get a class (default: %(default)s)')
+    cr.add_argument('--max-artists', type=int, default=256, help='artists with a class, the most painted (default: %(default)s)')
+    cr.add_argument('--width', type=int, default=32, help='channels of its first convolutions (default: %(default)s)')
+    _seed_option(cr)
 
 def _generate_commands(sub):
     _images_command(sub, 'generate', 'generated.png', 'draw images for captions from a model, or from a running server (--url)',

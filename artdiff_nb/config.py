@@ -51,6 +51,7 @@ class TrainConfig:
     n_metric_captions: int = 0                  # validation captions the metrics callback draws; 0: no metrics
     metrics_interval: int = 0                   # steps between measurements; 0: every sample_interval
     metrics_budget: float = 0.15                # at most this share of training time spent measuring
+    critic: str = 'procart'                     # what measures the run: the shipped critic, or a folder `artdiff critic` wrote
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     unet: UNetConfig = field(default_factory=lambda: UNetConfig(image_size=128, widths=(64, 128, 256, 256), attn_levels=(2, 3),
@@ -65,8 +66,9 @@ class TrainConfig:
         check_int('n_sample_captions', self.n_sample_captions, min=0)          # 0: no sample grids
         check_int('n_metric_captions', self.n_metric_captions, min=0); check_int('metrics_interval', self.metrics_interval, min=0)
         check_float('metrics_budget', self.metrics_budget, 0, 1)
-        if self.n_metric_captions and (why := critic_reads(self.data.source)):
-            raise InvalidArgument('n_metric_captions', f"n_metric_captions: {why}; set it to 0")
+        if not isinstance(self.critic, str) or not self.critic: raise InvalidArgumentType('critic', f"critic must be 'procart' or a critic's folder, got {self.critic!r}")
+        if self.n_metric_captions and (why := critic_reads(self.data.source, self.critic)):
+            raise InvalidArgument('n_metric_captions', f"n_metric_captions: {why}; or set n_metric_captions to 0")
         if self.n_metric_captions > self.data.valid_size:
             raise InvalidArgument('n_metric_captions', f"n_metric_captions ({self.n_metric_captions}) must be <= valid_size ({self.data.valid_size}): metrics draw validation captions")
         if self.n_epochs is not None:                     # EIR's key; an epoch is a pass over the data, which a stream never ends
@@ -135,7 +137,7 @@ SCHEMA: dict[str, dict[str, dict[str, tuple[str, Any]]]] = {   # file kind -> se
         'evaluation_checkpoint': {'checkpoint_interval': ('checkpoint_interval', _int), 'sample_interval': ('sample_interval', _int),
                                   'n_saved_models': ('n_saved_models', _int), 'log_interval': ('log_interval', _int),
                                   'n_metric_captions': ('n_metric_captions', _int), 'metrics_interval': ('metrics_interval', _int),   # ours
-                                  'metrics_budget': ('metrics_budget', _num)},
+                                  'metrics_budget': ('metrics_budget', _num), 'critic': ('critic', str)},
         'model': {'compile_model': ('compile_model', bool), 'channels_last': ('channels_last', bool)},
         'accelerator': {'precision': ('precision', PRECISIONS), 'devices': ('devices', _int)},
         'training': {'ema_decay': ('optim.ema_decay', _num), 'caption_dropout': ('optim.caption_dropout', _num),      # ours

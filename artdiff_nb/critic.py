@@ -7,7 +7,7 @@ Docs: https://artdiff.github.io/artdiff_nb/critic.html.md"""
 # %% ../nbs/14_critic.ipynb #2035c793
 from __future__ import annotations
 import itertools, json, random, time
-from functools import lru_cache
+from functools import lru_cache, partial
 from importlib.resources import files
 from pathlib import Path
 from typing import Optional, Sequence
@@ -25,9 +25,10 @@ from .vocabulary import STYLES, FAMILIES, FAMILY, GENRES, COLOURS, TIMES, title_
 from .procart import ProcArt, Painting, sample_painting, render
 
 # %% auto #0
-__all__ = ['ERAS', 'ERA_TOLERANCE', 'HEADS', 'SCORED', 'CRITIC_FILE', 'CRITIC_NAME', 'EVAL_SEED', 'era_of', 'era_ok',
-           'field_matches', 'caption_labels', 'painting_labels', 'ArtCritic', 'critic_data', 'critic_loss',
-           'train_critic', 'critic_reads', 'save_critic', 'load_critic', 'evaluation_paintings', 'confusion_figure']
+__all__ = ['ERAS', 'ERA_TOLERANCE', 'HEADS', 'CRITIC_NAME', 'FIELDS', 'SCORED', 'CRITIC_FILE', 'CRITIC_WEIGHTS', 'EVAL_SEED',
+           'family_of', 'scored_fields', 'era_of', 'era_ok', 'field_matches', 'caption_labels', 'caption_targets',
+           'painting_labels', 'ArtCritic', 'critic_data', 'critic_loss', 'fit_critic', 'train_critic', 'critic_reads',
+           'save_critic', 'load_critic', 'evaluation_paintings', 'confusion_figure']
 
 # %% ../nbs/14_critic.ipynb #4aaef20b
 ERAS = {'before 1600': (None, 1600), '1600-1799': (1600, 1800), '1800-1899': (1800, 1900),
@@ -35,7 +36,21 @@ ERAS = {'before 1600': (None, 1600), '1600-1799': (1600, 1800), '1800-1899': (18
 ERA_TOLERANCE = 10        # years: an era counts as right when the year is this close to it
 HEADS = {'style': tuple(STYLES), 'genre': GENRES, 'colour': tuple(COLOURS),
          'time': tuple(t or 'none' for t in TIMES), 'era': tuple(ERAS)}
-SCORED = ('style', 'family', 'genre', 'colour', 'time', 'era')     # what fidelity reports: the heads and the family
+CRITIC_NAME = 'procart'   # the critic with these heads, trained on the painter's art and shipped
+FIELDS = ('style', 'family', 'genre', 'artist', 'colour', 'time', 'era')   # every field a critic may score, in report order
+
+_FAMILY = {s.lower(): f for s, f in FAMILY.items()}
+
+def family_of(style: str) -> Optional[str]:
+    "The family of a WikiArt style, however its words are capitalised ('Ukiyo E' is 'Ukiyo e'); None for another style."
+    return _FAMILY.get(str(style).lower())
+
+def scored_fields(heads: dict) -> tuple[str, ...]:
+    "What a critic with `heads` scores: its heads, and the style family when every style it knows has one."
+    family = 'style' in heads and all(family_of(s) for s in heads['style'])
+    return tuple(k for k in FIELDS if k in heads or (k == 'family' and family))
+
+SCORED = scored_fields(HEADS)      # the shipped critic's: style, family, genre, colour, time, era
 
 def era_of(year: int) -> int:
     "Index of the era `year` falls in."
@@ -50,23 +65,30 @@ def field_matches(field: str, predicted, wanted: int) -> bool:
     "Whether the critic's class index `predicted` for `field` is what the caption asked (`wanted`: a class index, or the year for `era`)."
     return era_ok(int(predicted), wanted) if field == 'era' else int(predicted) == wanted
 
-def caption_labels(caption) -> dict[str, Optional[int]]:
-    """What a caption (text or `Caption`) asks each scored field to show, as class indices; `None` where it asks nothing
-    the critic knows (a missing field, a style outside WikiArt's 27, a title without a colour word). `era` is the year."""
+def caption_labels(caption, heads: dict = HEADS) -> dict[str, Optional[int]]:
+    """What a caption (text or `Caption`) asks each field a critic with `heads` scores, as class indices; `None` where it asks
+    nothing the critic knows (a missing field, a style or artist outside its vocabulary, a title without a colour word).
+    `era` is the year."""
     c = caption if isinstance(caption, Caption) else Caption.try_parse(caption)
-    out = dict.fromkeys(SCORED)
+    out = dict.fromkeys(scored_fields(heads))
     if c is None: return out
-    if c.style in STYLES: out['style'], out['family'] = HEADS['style'].index(c.style), list(FAMILIES).index(FAMILY[c.style])
-    if c.genre in GENRES: out['genre'] = GENRES.index(c.genre)
-    if c.title is not None:
+    for k in ('style', 'genre', 'artist'):
+        if k in heads and getattr(c, k) in heads[k]: out[k] = list(heads[k]).index(getattr(c, k))
+    if 'family' in out and out['style'] is not None: out['family'] = list(FAMILIES).index(family_of(c.style))
+    if c.title is not None and ('colour' in heads or 'time' in heads):
         colour, time_ = title_words(c.title, default_colour=None)
-        if colour is not None: out['colour'] = HEADS['colour'].index(colour)
-        out['time'] = HEADS['time'].index(time_ or 'none')
-    if c.year is not None and c.year.isdigit(): out['era'] = int(c.year)
+        if 'colour' in heads and colour is not None: out['colour'] = list(heads['colour']).index(colour)
+        if 'time' in heads: out['time'] = list(heads['time']).index(time_ or 'none')
+    if 'era' in heads and c.year is not None and c.year.isdigit(): out['era'] = int(c.year)
     return out
 
+def caption_targets(captions: Sequence, heads: dict) -> Tensor:
+    "Training targets of a critic's heads from captions (N x heads int64; the era as its index; -100, ignored, where a caption is silent)."
+    rows = [caption_labels(c, heads) for c in captions]
+    return torch.tensor([[-100 if r[k] is None else era_of(r[k]) if k == 'era' else r[k] for k in heads] for r in rows], dtype=torch.int64)
+
 def painting_labels(ps: Sequence[Painting]) -> Tensor:
-    "Training targets of the critic's five heads for paintings `ps` (N x 5 int64; the era as its index)."
+    "Training targets of the shipped critic's five heads for paintings `ps` (N x 5 int64; the era as its index)."
     return torch.tensor([[HEADS['style'].index(p.style), GENRES.index(p.genre), HEADS['colour'].index(p.colour),
                           HEADS['time'].index(p.time or 'none'), era_of(p.year)] for p in ps])
 
@@ -74,19 +96,26 @@ def painting_labels(ps: Sequence[Painting]) -> Tensor:
 def _block(i, o): return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
 
 class ArtCritic(nn.Module):
-    "A small CNN reading the caption fields of a painting: `features` for distances, `forward` for the heads' logits."
+    """A small CNN reading the caption fields of a painting: `features` for distances, `forward` for the heads' logits.
+    `heads` maps each field to its classes (default: the painter's, `HEADS`); it reads `size` px images; `name` says what it was trained on."""
     size = 32
-    def __init__(self, width: int = 32, num_features: int = 128, noise: float = 0.08):
+    def __init__(self, width: int = 32, num_features: int = 128, noise: float = 0.08, heads: Optional[dict] = None,
+                 size: int = 32, name: str = CRITIC_NAME):
         super().__init__()
         self.width, self.num_features, self.noise = check_int('width', width, min=4), check_int('num_features', num_features, min=2), noise
+        self.size, self.name = check_int('size', size, min=8), str(name)
+        if size % 8: raise ValueError(f"size must be a multiple of 8 (three 2x2 poolings), got {size}")
+        self.fields = {k: tuple(v) for k, v in (HEADS if heads is None else heads).items()}
+        if not self.fields or not all(self.fields.values()): raise ValueError("a critic needs at least one head, each with at least one class")
+        self.scored, self.info = scored_fields(self.fields), {}
         w = width
         self.body = nn.Sequential(_block(3, w), _block(w, w), nn.MaxPool2d(2), _block(w, 2 * w), _block(2 * w, 2 * w), nn.MaxPool2d(2),
                                   _block(2 * w, 4 * w), _block(4 * w, 4 * w), nn.MaxPool2d(2), nn.Flatten(),
-                                  nn.Linear(16 * 4 * w, num_features), nn.BatchNorm1d(num_features), nn.ReLU())
-        self.heads = nn.Linear(num_features, sum(map(len, HEADS.values())))
+                                  nn.Linear((size // 8) ** 2 * 4 * w, num_features), nn.BatchNorm1d(num_features), nn.ReLU())
+        self.heads = nn.Linear(num_features, sum(map(len, self.fields.values())))
 
     def prepare(self, imgs) -> Tensor:
-        "uint8 images (B x 3 x H x W tensor, or B x H x W x 3 array) as floats in [-1, 1] at 32 x 32."
+        "uint8 images (B x 3 x H x W tensor, or B x H x W x 3 array) as floats in [-1, 1] at the critic's size."
         if isinstance(imgs, np.ndarray) and imgs.ndim == 4: imgs = to_nchw(imgs)
         x = torch.as_tensor(imgs)
         if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"images must be B x 3 x H x W (or B x H x W x 3), got {tuple(x.shape)}")
@@ -103,7 +132,11 @@ class ArtCritic(nn.Module):
         if self.training and self.noise: x = x + torch.randn_like(x) * torch.rand(len(x), 1, 1, 1, device=x.device) * self.noise
         return self.heads(self.body(x))
 
-    def logits(self, imgs) -> dict[str, Tensor]: return dict(zip(HEADS, self(imgs).split([len(v) for v in HEADS.values()], 1)))
+    def logits(self, imgs) -> dict[str, Tensor]: return dict(zip(self.fields, self(imgs).split([len(v) for v in self.fields.values()], 1)))
+
+    def labels(self, caption) -> dict[str, Optional[int]]:
+        "What `caption` asks each field this critic scores (see `caption_labels`)."
+        return caption_labels(caption, self.fields)
 
     @torch.no_grad()
     def predict(self, imgs, batch_size: int = 512) -> dict[str, Tensor]:
@@ -111,11 +144,13 @@ class ArtCritic(nn.Module):
         was = self.training; self.eval()
         try: outs = [self.logits(imgs[i:i + batch_size]) for i in range(0, len(imgs), batch_size)]
         finally: self.train(was)
-        lg = {k: torch.cat([o[k] for o in outs]) for k in HEADS}
-        fam = torch.zeros(len(STYLES), len(FAMILIES)); fam[range(len(STYLES)), [list(FAMILIES).index(FAMILY[s]) for s in STYLES]] = 1
+        lg = {k: torch.cat([o[k] for o in outs]) for k in self.fields}
         out = {k: v.argmax(1).cpu() for k, v in lg.items()}
-        out['family'] = (lg['style'].softmax(1).cpu() @ fam).argmax(1)
-        return {k: out[k] for k in SCORED}
+        if 'family' in self.scored:
+            styles = self.fields['style']
+            fam = torch.zeros(len(styles), len(FAMILIES)); fam[range(len(styles)), [list(FAMILIES).index(family_of(s)) for s in styles]] = 1
+            out['family'] = (lg['style'].softmax(1).cpu() @ fam).argmax(1)
+        return {k: out[k] for k in self.scored}
 
 # %% ../nbs/14_critic.ipynb #f15d023d
 def critic_data(n: int, seed: int, sizes: Sequence[int] = (32, 64)) -> tuple[Tensor, Tensor]:
@@ -128,59 +163,80 @@ def critic_data(n: int, seed: int, sizes: Sequence[int] = (32, 64)) -> tuple[Ten
         xs.append(x.contiguous()); ys.append(painting_labels(ps))
     return torch.cat(xs), torch.cat(ys)
 
-def critic_loss(out: Tensor, y: Tensor) -> Tensor:
-    "Sum of the heads' cross-entropies."
-    return sum(F.cross_entropy(o, y[:, i]) for i, o in enumerate(out.split([len(v) for v in HEADS.values()], 1)))
+def critic_loss(out: Tensor, y: Tensor, sizes: Optional[Sequence[int]] = None) -> Tensor:
+    "Sum of the heads' cross-entropies (`sizes`: classes per head, default the painter's); a target of -100 is a field the caption leaves out."
+    sizes = [len(v) for v in HEADS.values()] if sizes is None else sizes
+    return sum(F.cross_entropy(o, y[:, i], ignore_index=-100, reduction='sum') / (y[:, i] >= 0).sum().clamp(min=1)
+               for i, o in enumerate(out.split(list(sizes), 1)))
 
-def train_critic(n: int = 48_000, epochs: int = 5, lr: float = 3e-3, bs: int = 128, seed: int = 0, width: int = 32,
-                 progress: bool = True) -> ArtCritic:
-    "Train an `ArtCritic` on `n` fresh paintings for `epochs` with fastai's one-cycle schedule; seeded, so reproducible."
+def fit_critic(critic: ArtCritic, x: Tensor, y: Tensor, xv: Tensor, yv: Tensor, epochs: int = 5, lr: float = 3e-3, bs: int = 128,
+               progress: bool | str = True) -> ArtCritic:
+    """Train `critic` on uint8 images `x` with targets `y` (validated on `xv`, `yv`) with fastai's one-cycle schedule, on the CPU.
+    `progress`: True for fastprogress bars, 'lines' for a line per epoch, False for silence."""
     from fastai.learner import Learner
     from fastai.data.core import DataLoaders
     from fastai.data.load import DataLoader
     from fastai.optimizer import Adam
     import fastai.callback.schedule                                    # noqa: F401, adds Learner.fit_one_cycle
-    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
-    x, y = critic_data(check_int('n', n, min=bs), seed)
-    xv, yv = critic_data(1000, seed + 7)
+    if len(x) < bs: raise ValueError(f"{len(x)} training images are fewer than one batch of {bs}")
     dls = DataLoaders(DataLoader(list(zip(x, y)), bs=bs, shuffle=True, drop_last=True),
                       DataLoader(list(zip(xv, yv)), bs=500), device='cpu')
-    learn = Learner(dls, ArtCritic(width), loss_func=critic_loss, opt_func=Adam, wd=0.05)
-    if progress: learn.fit_one_cycle(check_int('epochs', epochs, min=1), lr)
+    learn = Learner(dls, critic, loss_func=partial(critic_loss, sizes=[len(v) for v in critic.fields.values()]), opt_func=Adam, wd=0.05)
+    if progress is True: learn.fit_one_cycle(check_int('epochs', epochs, min=1), lr)
+    elif progress == 'lines':
+        learn.logger = lambda v: print(f"epoch {v[0] + 1}/{epochs}: train loss {v[1]:.3f}, valid loss {v[2]:.3f} ({v[3]})", flush=True)
+        with learn.no_bar(): learn.fit_one_cycle(check_int('epochs', epochs, min=1), lr)
     else:
         with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(check_int('epochs', epochs, min=1), lr)
     return learn.model.eval()
 
+def train_critic(n: int = 48_000, epochs: int = 5, lr: float = 3e-3, bs: int = 128, seed: int = 0, width: int = 32,
+                 progress: bool = True) -> ArtCritic:
+    "Train the painter's `ArtCritic` on `n` fresh paintings for `epochs`; seeded, so reproducible."
+    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
+    x, y = critic_data(check_int('n', n, min=bs), seed)
+    xv, yv = critic_data(1000, seed + 7)
+    return fit_critic(ArtCritic(width), x, y, xv, yv, epochs, lr, bs, progress)
+
 # %% ../nbs/14_critic.ipynb #e57561e9
 CRITIC_FILE = 'weights/art_critic.safetensors'
-CRITIC_NAME = 'procart'             # which critic measures: this one is trained on the painter's art
+CRITIC_WEIGHTS = 'critic.safetensors'      # the file in a critic's folder (`artdiff critic --out DIR`)
 
-def critic_reads(source: str) -> Optional[str]:
-    """None when this critic can score a model trained on data `source`; else the one line that says why not. It reads the
-    painter's art: `procart`, or a stream (`ws://`, which `artdiff stream` serves from the painter by default). Parquet files,
-    prepared folders and the Hub hold real paintings, whose styles, genres and eras it was never shown."""
-    if source == 'procart' or str(source).startswith(('ws://', 'wss://')): return None
+def critic_reads(source: str, critic: str = CRITIC_NAME) -> Optional[str]:
+    """None when `critic` (the shipped one by default) can score a model trained on data `source`; else the one line that says why not.
+    The shipped critic reads the painter's art: `procart`, or a stream (`ws://`, which `artdiff stream` serves from the painter by
+    default). Parquet files, prepared folders and the Hub hold real paintings, whose styles, genres and eras it was never shown:
+    a critic trained on them (any other `critic`) measures such a run."""
+    if critic != CRITIC_NAME or source == 'procart' or str(source).startswith(('ws://', 'wss://')): return None
     return (f"the art critic was trained on procedural art and cannot read the real paintings of {source}: "
-            f"a model trained on them is not scored with it (its fidelity and FD-critic would mean nothing)")
+            f"a model trained on them is not scored with it (its fidelity and FD-critic would mean nothing); "
+            f"train one on them with `artdiff critic --data {source} --out DIR` and name it (critic: DIR)")
 
 def save_critic(critic: ArtCritic, path) -> Path:
-    "Write `critic` as half-precision safetensors with its settings and head vocabularies."
+    "Write `critic` as half-precision safetensors with its settings, head vocabularies and `info` (what it was trained on, how well it reads)."
     sd = cast_floats(critic.state_dict(), torch.float16)
-    meta = dict(format='artdiff_nb.ArtCritic', width=str(critic.width), num_features=str(critic.num_features), heads=json.dumps(HEADS))
+    meta = dict(format='artdiff_nb.ArtCritic', width=str(critic.width), num_features=str(critic.num_features), heads=json.dumps(critic.fields),
+                size=str(critic.size), name=critic.name, info=json.dumps(critic.info))
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + '.tmp')
     save_file(sd, tmp, metadata=meta); tmp.replace(path)            # whole or not at all
     return path
 
 def load_critic(path=None) -> ArtCritic:
-    "The critic at `path` (default: the one shipped with the package, loaded once), in eval mode on the CPU."
-    if path is None: return _shipped_critic()
+    """The critic at `path`: a file, a folder holding `critic.safetensors`, or `None`/'procart' for the one shipped with the package
+    (loaded once); in eval mode on the CPU."""
+    if path is None or str(path) == CRITIC_NAME: return _shipped_critic()
+    path = Path(path)
+    if path.is_dir(): path = path / CRITIC_WEIGHTS
+    if not path.exists(): raise FileNotFoundError(f"no critic at {path}: train one with `artdiff critic --data SOURCE --out DIR`")
     with safe_open(str(path), 'pt') as f: meta = f.metadata() or {}
     if meta.get('format') != 'artdiff_nb.ArtCritic': raise ValueError(f"{path} is not a saved ArtCritic")
-    if json.loads(meta['heads']) != {k: list(v) for k, v in HEADS.items()}:
+    heads, name = json.loads(meta['heads']), meta.get('name', CRITIC_NAME)
+    if name == CRITIC_NAME and heads != {k: list(v) for k, v in HEADS.items()}:
         raise ValueError(f"{path}: the critic's heads do not match this painter's vocabulary; retrain it (tools/train_critic.py)")
-    c = ArtCritic(int(meta['width']), int(meta['num_features']))
+    c = ArtCritic(int(meta['width']), int(meta['num_features']), heads=heads, size=int(meta.get('size', 32)), name=name)
     c.load_state_dict(cast_floats(load_file(str(path)), torch.float32))
+    c.info = json.loads(meta.get('info', '{}'))
     return c.eval().requires_grad_(False)
 
 @lru_cache(maxsize=1)

@@ -17,11 +17,11 @@ from torch.utils.data import IterableDataset
 from fastai.data.load import DataLoader
 from fastai.torch_core import to_detach
 
-from .core import check_int, check_float, die_with_parent, InvalidArgument
+from .core import check_int, check_float, InvalidArgument
 from .captions import CaptionTokenizer
 from .images import images_to_tensor, to_uint8
 from .figures import caption_grid
-from .sources import Sample, Source
+from .sources import Sample, Source, worker_pool
 
 # %% auto #0
 __all__ = ['DataConfig', 'collate', 'realize_all', 'BatchStream', 'CaptionDataLoader', 'validation_samples', 'diffusion_dls']
@@ -58,10 +58,6 @@ def collate(samples: Sequence[Sample], tok: CaptionTokenizer) -> tuple[torch.Ten
     return images_to_tensor([s.image for s in samples]), tok([s.caption for s in samples])[0]
 
 # %% ../nbs/22_data.ipynb #a2ed2aa9
-def _worker_init():
-    "A decode worker: one torch thread, and gone with its training process."
-    torch.set_num_threads(1); die_with_parent()
-
 def realize_all(fn, args, works: list) -> list:
     "Run a source's `realize` on a chunk of recipes' work: the task of one decode worker."
     return [fn(args, w) for w in works]
@@ -81,16 +77,8 @@ class BatchStream(IterableDataset):
 
     def _parallel(self, source: Source):
         "Lists of `bs` samples, their pictures realized by a pool of `workers` processes, `prefetch` batches in flight."
-        from multiprocessing import get_context
-        from concurrent.futures import ProcessPoolExecutor
-        from artdiff_nb import data as module                    # workers find these functions by their module's name
-        fn, args = source.realize
-        # The pool's queues register semaphores with multiprocessing's resource tracker, which outlives a process killed with
-        # SIGKILL, frees them, and warns about "leaked semaphores": noise beside the one line that says a process was killed.
-        quiet = 'ignore:resource_tracker:UserWarning'
-        if quiet not in os.environ.get('PYTHONWARNINGS', ''):
-            os.environ['PYTHONWARNINGS'] = ','.join(filter(None, [os.environ.get('PYTHONWARNINGS'), quiet]))
-        pool = ProcessPoolExecutor(self.workers, mp_context=get_context('spawn'), initializer=module._worker_init)
+        from artdiff_nb import data as module                    # workers find `realize_all` by its module's name
+        fn, args, pool = *source.realize, worker_pool(self.workers)
         pending, ready = deque(), []
         try:
             while True:

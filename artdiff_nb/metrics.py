@@ -7,6 +7,7 @@ Docs: https://artdiff.github.io/artdiff_nb/metrics.html.md"""
 # %% ../nbs/15_metrics.ipynb #23c6522e
 from __future__ import annotations
 import math, time, warnings
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -20,11 +21,12 @@ from .core import check_int
 from .vocabulary import STYLES
 from .images import to_nchw
 from .procart import render
-from .critic import ArtCritic, HEADS, SCORED, EVAL_SEED, CRITIC_NAME, caption_labels, critic_reads, field_matches, load_critic, evaluation_paintings
+from .critic import ArtCritic, FIELDS, EVAL_SEED, CRITIC_NAME, critic_reads, field_matches, load_critic, evaluation_paintings
 
 # %% auto #0
-__all__ = ['METRIC_FIELDS', 'FrozenCritic', 'uint8_nchw', 'CaptionFidelity', 'FDCritic', 'KDCritic', 'evaluate',
-           'evaluation_table', 'plot_fidelity']
+__all__ = ['INCEPTION_WEIGHTS', 'METRIC_FIELDS', 'FrozenCritic', 'uint8_nchw', 'CaptionFidelity', 'FDCritic', 'KDCritic',
+           'inception_missing', 'inception_distances', 'painted_held_out', 'evaluate', 'evaluation_table',
+           'plot_fidelity']
 
 # %% ../nbs/15_metrics.ipynb #ee3f4810
 class FrozenCritic(nn.Module):
@@ -32,11 +34,12 @@ class FrozenCritic(nn.Module):
     def __init__(self, critic: Optional[ArtCritic] = None):
         super().__init__()
         self.critic = (critic or load_critic()).eval().requires_grad_(False)
-        self.num_features = self.critic.num_features
+        self.num_features, self.scored, self.name = self.critic.num_features, self.critic.scored, self.critic.name
     def train(self, mode: bool = True): return super().train(False)
     @torch.no_grad()
     def forward(self, imgs) -> Tensor: return self.critic.features(imgs)
     def predict(self, imgs) -> dict[str, Tensor]: return self.critic.predict(imgs)
+    def labels(self, caption) -> dict: return self.critic.labels(caption)
 
 def uint8_nchw(imgs) -> Tensor:
     "Images as the uint8 B x 3 x H x W tensor torchmetrics takes (from a B x H x W x 3 array, or such a tensor)."
@@ -45,25 +48,25 @@ def uint8_nchw(imgs) -> Tensor:
     return imgs
 
 class CaptionFidelity(Metric):
-    "Per-field share of images whose caption fields the art critic reads back (style, family, genre, colour, time, era)."
+    "Per-field share of images whose caption fields the critic reads back (the fields it scores: the shipped one's style, family, genre, colour, time, era)."
     full_state_update, higher_is_better, is_differentiable = False, True, False
     def __init__(self, critic: Optional[ArtCritic] = None, **kwargs):
         super().__init__(**kwargs)
         self.critic = FrozenCritic(critic)
-        self.add_state('correct', torch.zeros(len(SCORED), dtype=torch.float64), dist_reduce_fx='sum')
-        self.add_state('total', torch.zeros(len(SCORED), dtype=torch.float64), dist_reduce_fx='sum')
+        self.add_state('correct', torch.zeros(len(self.critic.scored), dtype=torch.float64), dist_reduce_fx='sum')
+        self.add_state('total', torch.zeros(len(self.critic.scored), dtype=torch.float64), dist_reduce_fx='sum')
 
     def update(self, images, captions: Sequence[str]) -> None:
         images = uint8_nchw(images)
         if len(images) != len(captions): raise ValueError(f"{len(images)} images but {len(captions)} captions")
-        pred, want = self.critic.predict(images), [caption_labels(c) for c in captions]
-        for j, k in enumerate(SCORED):
+        pred, want = self.critic.predict(images), [self.critic.labels(c) for c in captions]
+        for j, k in enumerate(self.critic.scored):
             hits = [field_matches(k, q, w[k]) for q, w in zip(pred[k], want) if w[k] is not None]
             self.correct[j] += sum(hits); self.total[j] += len(hits)
 
     def compute(self) -> dict[str, float]:
         "Accuracy per field (NaN for a field no caption asked for)."
-        return {k: (self.correct[j] / self.total[j]).item() if self.total[j] else math.nan for j, k in enumerate(SCORED)}
+        return {k: (self.correct[j] / self.total[j]).item() if self.total[j] else math.nan for j, k in enumerate(self.critic.scored)}
 
 # %% ../nbs/15_metrics.ipynb #811122a7
 class FDCritic(FrechetInceptionDistance):
@@ -78,6 +81,27 @@ class KDCritic(KernelInceptionDistance):
             warnings.simplefilter('ignore', UserWarning)
             super().__init__(feature=FrozenCritic(critic), subset_size=subset_size, subsets=subsets, **kwargs)
 
+# %% ../nbs/15_metrics.ipynb #34189568
+INCEPTION_WEIGHTS = 'weights-inception-2015-12-05-6726825d.pth'     # torch-fidelity's FID Inception, as torchmetrics loads it
+
+def inception_missing() -> Optional[str]:
+    "None when torchmetrics' standard FID and KID can run here without downloading anything; else why not, in one line."
+    try: import torch_fidelity  # noqa: F401
+    except ImportError: return "torch-fidelity is not installed (pip install torch-fidelity)"
+    p = Path(torch.hub.get_dir()) / 'checkpoints' / INCEPTION_WEIGHTS
+    return None if p.exists() else f"the Inception weights are not in {p.parent} (torch-fidelity fetches them once, online)"
+
+def inception_distances(real: np.ndarray, fake: np.ndarray) -> dict:
+    "Standard FID and KID (Inception features) between two uint8 image sets as `{'fid', 'kid', 'kid_std'}`, or `{'why'}` they cannot run here."
+    if why := inception_missing(): return dict(why=why)
+    fid = FrechetInceptionDistance(feature=2048)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)
+        kid = KernelInceptionDistance(subset_size=min(50, len(real), len(fake)))
+    for m in (fid, kid): m.update(uint8_nchw(real), real=True); m.update(uint8_nchw(fake), real=False)
+    kmean, kstd = kid.compute()
+    return dict(fid=fid.compute().item(), kid=kmean.item(), kid_std=kstd.item())
+
 # %% ../nbs/15_metrics.ipynb #c6e93a25
 def _distances(real: np.ndarray, fake: np.ndarray, critic: ArtCritic) -> tuple[float, float, float]:
     "FD-critic, and KD-critic's mean and std, between two uint8 image sets."
@@ -86,19 +110,27 @@ def _distances(real: np.ndarray, fake: np.ndarray, critic: ArtCritic) -> tuple[f
     kmean, kstd = kd.compute()
     return fd.compute().item(), kmean.item(), kstd.item()
 
+def painted_held_out(n: int, size: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    "The painter's held-out set: `n` captions (every style in turn), their paintings at `size`, and `n` other paintings (for the floor)."
+    ps = evaluation_paintings(n)
+    return ([p.caption for p in ps], np.stack([render(p, size) for p in ps]),
+            np.stack([render(p, size) for p in evaluation_paintings(n, EVAL_SEED + 1)]))
+
 def evaluate(pipe, n: int = 256, seed: int = 0, batch_size: int = 64, progress: bool = True, critic: Optional[ArtCritic] = None,
-             sampling=None) -> dict:
+             sampling=None, held_out: Optional[tuple] = None) -> dict:
     """Fidelity per field and style, FD-critic and KD-critic of `pipe`'s samples for `n` held-out captions, drawn as `sampling`
-    (a `SamplingConfig`; default: the pipeline's own) says. `pipe` is an `ArtDiffPipeline`, or anything called as one."""
+    (a `SamplingConfig`; default: the pipeline's own) says. `pipe` is an `ArtDiffPipeline`, or anything called as one.
+    `held_out` is `(captions, their real images, other real images)` from the data the critic reads (default: the painter's);
+    a critic trained on other data needs them (the data-critic notebook's `evaluate_run` finds them for a run)."""
     config = getattr(pipe, 'config', None)
     why = critic_reads(config.data.source) if config is not None and critic is None else None
     if why: raise ValueError(why)
     critic, size = critic or load_critic(), pipe.image_size
-    sampling = sampling or getattr(pipe, 'sampling', None)
-    ps = evaluation_paintings(n)
-    caps = [p.caption for p in ps]
-    real = np.stack([render(p, size) for p in ps])
-    other = np.stack([render(p, size) for p in evaluation_paintings(n, EVAL_SEED + 1)])
+    if held_out is None:
+        if critic.name != CRITIC_NAME: raise ValueError(f"the critic {critic.name!r} reads other data than the painter's: give held_out images of it")
+        held_out = painted_held_out(n, size)
+    caps, real, other = held_out
+    n, sampling = len(caps), sampling or getattr(pipe, 'sampling', None)
     t0, gen = time.perf_counter(), []
     for i in range(0, n, check_int('batch_size', batch_size, min=1)):
         seeds = [seed + j for j in range(i, min(n, i + batch_size))]
@@ -107,25 +139,33 @@ def evaluate(pipe, n: int = 256, seed: int = 0, batch_size: int = 64, progress: 
     gen, seconds = np.concatenate(gen), time.perf_counter() - t0
     fidelity, ceiling = CaptionFidelity(critic), CaptionFidelity(critic)
     fidelity.update(gen, caps); ceiling.update(real, caps)
-    style_hit = critic.predict(gen)['style'].numpy() == np.array([HEADS['style'].index(p.style) for p in ps])
     fd, kd, kd_std = _distances(real, gen, critic)
-    return dict(n=n, seed=seed, step=getattr(pipe, 'step', None), image_size=size, critic=CRITIC_NAME,
+    return dict(n=n, seed=seed, step=getattr(pipe, 'step', None), image_size=size, critic=critic.name,
                 sampling=None if sampling is None else sampling.options(),
                 fidelity=fidelity.compute(), ceiling=ceiling.compute(), fd_critic=fd, kd_critic=kd, kd_critic_std=kd_std,
-                fd_floor=_distances(real, other, critic)[0],
-                style_fidelity={s: float(style_hit[[p.style == s for p in ps]].mean()) for s in STYLES if any(p.style == s for p in ps)},
-                sampling_seconds=seconds, images_per_s=n / seconds)
+                fd_floor=_distances(real, other, critic)[0], style_fidelity=_per_style(critic, gen, caps),
+                inception=inception_distances(real, gen), sampling_seconds=seconds, images_per_s=n / seconds)
+
+def _per_style(critic: ArtCritic, gen: np.ndarray, caps: Sequence[str]) -> dict[str, float]:
+    "Style fidelity per style the captions ask for (those the critic knows)."
+    if 'style' not in critic.scored: return {}
+    want = np.array([critic.labels(c)['style'] if critic.labels(c)['style'] is not None else -1 for c in caps])
+    hit = critic.predict(gen)['style'].numpy() == want
+    return {s: float(hit[want == i].mean()) for i, s in enumerate(critic.fields['style']) if (want == i).any()}
 
 def evaluation_table(r: dict) -> str:
     "A markdown table of an `evaluate` result: each field beside its ceiling, then the distances."
-    lines = ['| field | fidelity | ceiling (painted) |', '|---|---|---|']
-    lines += [f"| {k} | {r['fidelity'][k]:.1%} | {r['ceiling'][k]:.1%} |" for k in SCORED]
-    lines += ['', '| distance | samples vs painted | floor (painted vs painted) |', '|---|---|---|',
+    lines = ['| field | fidelity | ceiling (held-out images) |', '|---|---|---|']
+    lines += [f"| {k} | {v:.1%} | {r['ceiling'][k]:.1%} |" for k, v in r['fidelity'].items()]
+    lines += ['', '| distance | samples vs held-out images | floor (held-out vs held-out) |', '|---|---|---|',
               f"| FD-critic | {r['fd_critic']:.2f} | {r['fd_floor']:.2f} |", f"| KD-critic | {r['kd_critic']:.4f} ± {r['kd_critic_std']:.4f} | |"]
+    inc = r.get('inception') or {}
+    if 'fid' in inc: lines += [f"| FID (Inception) | {inc['fid']:.2f} | |", f"| KID (Inception) | {inc['kid']:.4f} | |"]
+    elif inc.get('why'): lines += ['', f"FID and KID with Inception's features: not measured, {inc['why']}."]
     return '\n'.join(lines)
 
 # %% ../nbs/15_metrics.ipynb #0f07e879
-METRIC_FIELDS = tuple(f"fidelity_{k}" for k in SCORED) + ('fd_critic', 'kd_critic')
+METRIC_FIELDS = tuple(f"fidelity_{k}" for k in FIELDS) + ('fd_critic', 'kd_critic')
 
 def plot_fidelity(rows: Sequence[dict], ceiling: Optional[dict] = None, title: str = ''):
     "Fidelity per field (left) and FD-critic (right) against the step, from `training_log.csv` rows; ceilings dashed."
@@ -133,13 +173,13 @@ def plot_fidelity(rows: Sequence[dict], ceiling: Optional[dict] = None, title: s
     rows = [r for r in rows if r.get('fidelity_style') is not None]
     steps = [r['step'] for r in rows]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw=dict(width_ratios=(2, 1)))
-    for i, k in enumerate(SCORED):
+    for i, k in enumerate(k for k in FIELDS if any(r.get(f'fidelity_{k}') is not None for r in rows)):
         c = f"C{i}"
-        a.plot(steps, [100 * r[f'fidelity_{k}'] if r[f'fidelity_{k}'] is not None else np.nan for r in rows], 'o-', ms=3, color=c, label=k)
+        a.plot(steps, [100 * r[f'fidelity_{k}'] if r.get(f'fidelity_{k}') is not None else np.nan for r in rows], 'o-', ms=3, color=c, label=k)
         if ceiling and not math.isnan(ceiling.get(k, math.nan)): a.axhline(100 * ceiling[k], color=c, ls=':', lw=1)
-    a.set(xlabel='step', ylabel='samples read as captioned (%)', ylim=(0, 101), title=f'{title} caption fidelity (dotted: painted images)')
+    a.set(xlabel='step', ylabel='samples read as captioned (%)', ylim=(0, 101), title=f'{title} caption fidelity (dotted: held-out images)')
     a.legend(fontsize=7, ncol=3, loc='lower right'); a.grid(alpha=0.3)
     b.plot(steps, [r['fd_critic'] for r in rows], 'o-', ms=3, color='k')
-    b.set(xlabel='step', ylabel='FD-critic (lower is better)', title='distance to painted images'); b.grid(alpha=0.3)
+    b.set(xlabel='step', ylabel='FD-critic (lower is better)', title='distance to held-out images'); b.grid(alpha=0.3)
     fig.tight_layout()
     return fig

@@ -27,7 +27,7 @@ from .figures import caption_grid, save_figure
 from .schedules import NoiseSchedule
 from .unet import CaptionDiffusion, n_params
 from .samplers import SamplingConfig, sample, image_seeds
-from .critic import evaluation_paintings, SCORED
+from .critic import evaluation_paintings, SCORED, CRITIC_NAME, CRITIC_WEIGHTS, load_critic, save_critic
 from .metrics import evaluation_table
 from .learner import DiffusionLearner
 from .config import TrainConfig
@@ -40,7 +40,7 @@ __all__ = ['WEIGHTS', 'CONFIG', 'TOKENIZER', 'MODEL_FILES', 'CARD_FILES', 'PRETR
 # %% ../nbs/26_pipeline.ipynb #b14b3898
 WEIGHTS, CONFIG, TOKENIZER = 'model.safetensors', 'config.json', 'tokenizer.json'
 MODEL_FILES = (WEIGHTS, CONFIG, TOKENIZER)
-CARD_FILES = ('README.md', 'samples.png', 'evaluation.json')
+CARD_FILES = ('README.md', 'samples.png', 'evaluation.json', CRITIC_WEIGHTS)    # the critic: where a run names one trained on its data
 PRETRAINED = Path(artdiff_nb.__file__).parent / 'weights' / 'pretrained'
 REPO_URL = 'https://github.com/artdiff/artdiff_nb'
 _REPO = re.compile(r'^[\w.-]+/[\w.-]+$')
@@ -198,7 +198,10 @@ def _save_pretrained(self: ArtDiffPipeline, save_directory: Path) -> None:
     meta = dict(format='artdiff_nb.model', step=str(self.step), dtype='float16', weights='ema')
     if self.training_seconds is not None: meta['training_seconds'] = f"{self.training_seconds:.0f}"
     save_file(weights, d / WEIGHTS, metadata=meta)
-    (d / CONFIG).write_text(json.dumps(self.config.to_dict(), indent=1))
+    cfg = self.config.to_dict()
+    if self.config.critic != CRITIC_NAME:                           # the folder carries the critic that measures the model
+        save_critic(load_critic(self.config.critic), d / CRITIC_WEIGHTS); cfg['critic'] = CRITIC_WEIGHTS
+    (d / CONFIG).write_text(json.dumps(cfg, indent=1))
     self.tokenizer.save(d / TOKENIZER)
     if self.evaluation: (d / 'evaluation.json').write_text(json.dumps(self.evaluation, indent=1))
     save_figure(self.sample_grid(), d / 'samples.png')
@@ -258,6 +261,7 @@ def _from_folder(cls, folder: Path, config: Optional[dict], device: torch.device
     with safe_open(folder / WEIGHTS, 'pt') as f: meta = f.metadata() or {}
     if meta.get('format') != 'artdiff_nb.model': raise ValueError(f"{folder / WEIGHTS} is not an artdiff_nb model")
     cfg = TrainConfig.from_dict(config if config is not None else json.loads((folder / CONFIG).read_text()))
+    if cfg.critic == CRITIC_WEIGHTS: cfg = cfg.replace(critic=str(folder / CRITIC_WEIGHTS))     # the critic it carries
     tok = CaptionTokenizer.load(folder / TOKENIZER)
     model = make_model(cfg, len(tok))
     model.load_state_dict(cast_floats(load_file(folder / WEIGHTS), torch.float32))
@@ -298,7 +302,7 @@ def _eval_results(ev: dict, dataset: tuple[str, str]) -> list[EvalResult]:
     common = dict(task_type='text-to-image', dataset_type=dataset[0], dataset_name=dataset[1], dataset_split='held-out captions',
                   source_name=f"artdiff_nb art critic ({ev.get('critic', 'procart')})", source_url=REPO_URL)
     rs = [EvalResult(metric_type=f'caption_fidelity_{k}', metric_name=f'caption fidelity: {k}', metric_value=round(100 * v, 1), **common)
-          for k, v in ev['fidelity'].items() if k in SCORED and v == v]
+          for k, v in ev['fidelity'].items() if v == v]
     return rs + [EvalResult(metric_type='fd_critic', metric_name='FD-critic', metric_value=round(ev['fd_critic'], 2), **common)]
 
 def _trained(p: ArtDiffPipeline) -> str:

@@ -14,14 +14,14 @@ from typing import Iterable, Iterator, Optional, Sequence
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .core import check_int, check_float
+from .core import check_int, check_float, die_with_parent
 from .captions import Caption
 from .procart import ProcArt, Painting, render
 from .images import decode_image
 
 # %% auto #0
-__all__ = ['CAPTION_COLUMNS', 'PREPARED', 'Sample', 'Source', 'check_part', 'paint_recipe', 'ProcArtSource', 'slug_words',
-           'year_of', 'decode_recipe', 'shuffle_buffer', 'ParquetSource']
+__all__ = ['CAPTION_COLUMNS', 'PREPARED', 'Sample', 'Source', 'check_part', 'paint_recipe', 'ProcArtSource', 'worker_pool',
+           'slug_words', 'year_of', 'decode_recipe', 'shuffle_buffer', 'ParquetSource']
 
 # %% ../nbs/20_sources.ipynb #548be120
 @dataclass(frozen=True)
@@ -135,6 +135,25 @@ class ProcArtSource(Source):
         self.stride *= world
 
     def reset(self) -> None: self.pos = self.start
+
+# %% ../nbs/20_sources.ipynb #e5a8dd19
+def _worker_init():
+    "A decode worker: one torch thread, and gone with the process that started it."
+    import torch
+    torch.set_num_threads(1); die_with_parent()
+
+def worker_pool(workers: int):
+    "A pool of `workers` processes to run sources' `realize` in: spawned, one torch thread each, each gone with this process."
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+    from artdiff_nb import sources as module                   # workers find the initializer by its module's name
+    # The pool's queues register semaphores with multiprocessing's resource tracker, which outlives a process killed with
+    # SIGKILL, frees them, and warns about "leaked semaphores": noise beside the one line that says a process was killed.
+    quiet = 'ignore:resource_tracker:UserWarning'
+    if quiet not in os.environ.get('PYTHONWARNINGS', ''):
+        os.environ['PYTHONWARNINGS'] = ','.join(filter(None, [os.environ.get('PYTHONWARNINGS'), quiet]))
+    return ProcessPoolExecutor(check_int('workers', workers, min=1), mp_context=get_context('spawn'), initializer=module._worker_init)
 
 # %% ../nbs/20_sources.ipynb #1ac84e84
 def slug_words(s, kind: str = 'name') -> Optional[str]:

@@ -7,17 +7,18 @@ Docs: https://artdiff.github.io/artdiff_nb/stream.html.md"""
 # %% ../nbs/21_stream.ipynb #f1e819c7
 from __future__ import annotations
 import asyncio, json, logging, queue, threading, time
+from collections import deque
 from typing import Callable, Optional
 
 from .core import check_int, check_choice
 from .images import encode_image, decode_image
-from .sources import Sample, Source, check_part
+from .sources import Sample, Source, check_part, worker_pool
 
 log = logging.getLogger(__name__)
 PROTOCOL_VERSION = '1.0'
 
 # %% auto #0
-__all__ = ['log', 'PROTOCOL_VERSION', 'UNSOLICITED', 'dataset_info', 'StreamServer', 'WebSocketSource']
+__all__ = ['log', 'PROTOCOL_VERSION', 'UNSOLICITED', 'dataset_info', 'realize_encoded', 'StreamServer', 'WebSocketSource']
 
 # %% ../nbs/21_stream.ipynb #61ff52d8
 def dataset_info(image_size: int) -> dict:
@@ -25,10 +26,16 @@ def dataset_info(image_size: int) -> dict:
     img = {'type': 'image', 'shape': [3, image_size, image_size]}
     return {'inputs': {'image': img, 'caption': {'type': 'sequence', 'shape': None}}, 'outputs': {'image': img}}
 
+def realize_encoded(fn, args, fmt: str, works: list) -> list:
+    "A source's `realize`, then the picture encoded as `fmt` (base64): the task of one of the server's workers."
+    return [None if r is None else (encode_image(r[0], fmt), r[1]) for r in (fn(args, w) for w in works)]
+
 class StreamServer:
-    "EIR's streaming protocol 1.0 over WebSocket at `/ws`, serving samples of `source`."
-    def __init__(self, source: Source, fmt: str = 'png', prefetch: int = 256):
+    """EIR's streaming protocol 1.0 over WebSocket at `/ws`, serving samples of `source`. With `workers` > 1, a source that
+    splits its work (`realize`) has its pictures decoded (or painted) and encoded by that many processes, served in stream order."""
+    def __init__(self, source: Source, fmt: str = 'png', prefetch: int = 256, workers: int = 0):
         self.source, self.fmt = source, check_choice('image format', fmt, ('png', 'jpeg'))
+        self.workers = check_int('workers', workers, min=0)
         self.image_size = source.image_size
         self.valid_ids: set[str] = set()
         self.clients: dict[int, dict] = {}
@@ -40,6 +47,7 @@ class StreamServer:
 
     # -- the producer: reads and encodes ahead of demand
     def _produce(self):
+        if self.workers > 1 and self.source.realize is not None: return self._produce_parallel()
         while not self._stop.is_set():
             with self._lock:
                 try: got = self.source.samples(16)
@@ -48,10 +56,33 @@ class StreamServer:
                 gen = self._gen
             if got is None: time.sleep(1); continue
             if not got: self._put(('end', gen)); self._stop.wait(0.2); continue
-            for s in got:
-                enc = encode_image(s.image, self.fmt)
-                self._put(({'inputs': {'image': enc, 'caption': s.caption}, 'target_labels': {'image': {'image': enc}},
-                            'sample_id': s.sample_id}, gen))
+            for s in got: self._put((self._item(encode_image(s.image, self.fmt), s.caption, s.sample_id), gen))
+
+    def _item(self, enc: str, caption: str, sid: str) -> dict:
+        return {'inputs': {'image': enc, 'caption': caption}, 'target_labels': {'image': {'image': enc}}, 'sample_id': sid}
+
+    def _produce_parallel(self):
+        "The stream walked here (`recipes`), its pictures realized and encoded by a pool, put in the queue in stream order."
+        from artdiff_nb import stream as module                  # workers find `realize_encoded` by its module's name
+        pool, pending, recipes, gen = worker_pool(self.workers), deque(), [], self._gen
+        try:
+            while not self._stop.is_set():
+                while len(pending) < 2 * self.workers and not self._stop.is_set():
+                    with self._lock:
+                        try: recipes, (fn, args) = self.source.recipes(16), self.source.realize
+                        except Exception as e: log.warning("source failed: %s", e); recipes = None
+                        gen = self._gen
+                    if not recipes: break
+                    pending.append((gen, recipes, pool.submit(module.realize_encoded, fn, args, self.fmt, [w for _, w in recipes])))
+                if not pending:                                    # a finite source has ended, or a broken one backs off
+                    if recipes is None: time.sleep(1)
+                    else: self._put(('end', gen)); self._stop.wait(0.2)
+                    continue
+                gen, recipes, task = pending.popleft()
+                for (sid, _), r in zip(recipes, task.result()):
+                    if r is None: self.source.corrupt += 1
+                    else: self.source.served += 1; self._put((self._item(*r, sid), gen))
+        finally: pool.shutdown(wait=True, cancel_futures=True)      # no worker outlives the server
 
     def _put(self, item):
         while not self._stop.is_set():

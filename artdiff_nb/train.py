@@ -25,6 +25,7 @@ from .runfolder import (latest_checkpoint, load_checkpoint, restore_optimizer, s
 from .pipeline import make_model, make_schedule
 from .callbacks import EMACallback, SampleGridCallback, CheckpointCallback, RunLogCallback, StepLimit, CaptionMetricsCallback
 from .distributed import Processes, DDPCallback, shared_validation
+from .critic import load_critic
 
 # %% auto #0
 __all__ = ['make_sources', 'make_tokenizer', 'train']
@@ -109,7 +110,7 @@ def _tokenizer(cfg: TrainConfig, run: Path, resume: bool, srcs: Sequence[Source]
         else: tok = make_tokenizer(cfg, srcs[0]); tok.save(run / 'tokenizer.json')
     return procs.broadcast(tok if procs.is_main else None)
 
-def _run_callbacks(cfg: TrainConfig, run: Path, valid: Sequence, procs: Processes, progress) -> list:
+def _run_callbacks(cfg: TrainConfig, run: Path, valid: Sequence, procs: Processes, progress, critic=None) -> list:
     "EMA, the step limit and checkpoints in every process; the log, the sample grids and the metrics in the main one alone."
     total = cfg.max_steps
     cbs = [EMACallback(cfg.optim.ema_decay), StepLimit(total),
@@ -121,7 +122,7 @@ def _run_callbacks(cfg: TrainConfig, run: Path, valid: Sequence, procs: Processe
         if cfg.n_metric_captions:
             measured = valid[:cfg.n_metric_captions]
             cbs.append(CaptionMetricsCallback(run, [s.caption for s in measured], np.stack([s.image for s in measured]),
-                                              cfg.metrics_interval or cfg.sample_interval, cfg.metrics_budget, cfg.seed, total))
+                                              cfg.metrics_interval or cfg.sample_interval, cfg.metrics_budget, cfg.seed, total, critic))
     if procs.world > 1: cbs.append(DDPCallback(procs))
     return cbs
 
@@ -137,6 +138,7 @@ def train(cfg: TrainConfig, resume: bool = False, config_files: Sequence = (), p
     if not procs.is_main: progress = False
     torch.manual_seed(cfg.seed); np.random.seed(cfg.seed)
     srcs = make_sources(cfg, procs.rank)                              # a source that fails does so here, before anything is written
+    critic = load_critic(cfg.critic) if cfg.n_metric_captions and procs.is_main else None     # so does a critic that is not there
     valid = shared_validation(srcs, cfg.data.valid_size, procs)     # a WebSocket server is told to skip them for every worker
     for s in srcs: s.shard(procs.rank, procs.world)
     if procs.is_main: _write_run(run, cfg, resume, config_files)
@@ -146,7 +148,7 @@ def train(cfg: TrainConfig, resume: bool = False, config_files: Sequence = (), p
     dls = diffusion_dls(srcs, tok, cfg.data.batch_size // k, valid, interval * k, device=procs.device, part=(procs.rank, procs.world),
                         workers=0 if len(srcs) > 1 else cfg.data.dataloader_workers)
     learn = diffusion_learner(dls, make_model(cfg, len(tok)), make_schedule(cfg), cfg.optim, cfg.precision, cfg.channels_last, cfg.compile_model,
-                              cbs=_run_callbacks(cfg, run, valid, procs, progress), sampling=cfg.sampling, seed=cfg.seed, total_steps=total)
+                              cbs=_run_callbacks(cfg, run, valid, procs, progress, critic), sampling=cfg.sampling, seed=cfg.seed, total_steps=total)
     learn.train_config = cfg                                         # what `learn.pipeline` and `export` describe the model with
     start = _restore(learn, learn.ema, ck_dir, srcs, cfg, run, procs) if resume else 0
     fit_cbs = [ParamScheduler({'lr': lr_schedule(cfg.optim.lr_schedule, cfg.optim.lr, cfg.optim.warmup_steps, total)}), *cbs]

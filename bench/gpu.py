@@ -134,7 +134,7 @@ def train_run(devices: int, steps: int) -> dict:
     out = Path(tempfile.mkdtemp()) / f'wikiart-128-procart-{devices}gpu'
     sets = [f'{f}.input_info.input_source=procart' for f in ('inputs_image', 'inputs_caption')] + ['output_image.output_info.output_source=procart',
             'globals.evaluation_checkpoint.checkpoint_interval=100', 'globals.evaluation_checkpoint.sample_interval=300',
-            'globals.basic_experiment.valid_size=256']
+            'globals.basic_experiment.valid_size=256', 'globals.evaluation_checkpoint.critic=procart']     # procedural art: the painter's critic
     args = [sys.executable, '-m', 'artdiff_nb.cli', 'train', '--preset', 'wikiart-128', '--output-folder', str(out),
             '--max-steps', str(steps), '--devices', str(devices)] + [a for s in sets for a in ('--set', s)]
     t0 = time.perf_counter(); r = subprocess.run(args, capture_output=True, text=True)

@@ -1,7 +1,8 @@
 """Streaming throughput and memory: samples/s that `artdiff stream` delivers to 1 and 4 clients at 32 and 64 px,
 against what CPU training consumes (the CPU preset's measured images/s), and the server's resident memory over a
 soak run. Real server process, real clients on loopback, EIR's protocol. Run: `.venv/bin/python bench/stream.py`
-(`--soak 300` for the five-minute memory run; `--seconds` per throughput cell; `--sizes 128` for the seed tutorial's size)."""
+(`--soak 300` for the five-minute memory run; `--seconds` per throughput cell; `--sizes 128` for the seed tutorial's size;
+`--workers 0 2` for the server's decode workers side by side)."""
 import argparse, json, signal, socket, subprocess, sys, threading, time
 from pathlib import Path
 from websockets.sync.client import connect
@@ -16,9 +17,10 @@ def rss_mb(pid):
     for line in open(f'/proc/{pid}/status'):
         if line.startswith('VmRSS'): return int(line.split()[1]) / 1024
 
-def start(size, fmt, source='procart'):
+def start(size, fmt, source='procart', workers=0):
     port = free_port()
-    p = subprocess.Popen([str(BIN / 'artdiff'), 'stream', '--port', str(port), '--image-size', str(size), '--format', fmt, '--source', source],
+    p = subprocess.Popen([str(BIN / 'artdiff'), 'stream', '--port', str(port), '--image-size', str(size), '--format', fmt, '--source', source,
+                          '--workers', str(workers)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
         with socket.socket() as s:
@@ -44,16 +46,17 @@ def throughput(port, n_clients, seconds):
     for t in ts: t.join()
     return sum(counts.values()) / (time.time() - t0)
 
-def main(seconds, soak, fmt, sizes=(32, 64), source='procart'):
-    print(f"| image size | clients | samples/s delivered | x CPU training's {TRAINING_IMAGES_PER_S:.0f} img/s |")
-    print('|---|---|---|---|')
+def main(seconds, soak, fmt, sizes=(32, 64), source='procart', workers=(0,)):
+    print(f"| image size | server decode workers | clients | samples/s delivered | x CPU training's {TRAINING_IMAGES_PER_S:.0f} img/s |")
+    print('|---|---|---|---|---|')
     for size in sizes:
-        p, port = start(size, fmt, source)
-        try:
-            for n in (1, 4):
-                r = throughput(port, n, seconds)
-                print(f'| {size} px | {n} | {r:,.0f} | {r / TRAINING_IMAGES_PER_S:.1f}x |', flush=True)
-        finally: p.send_signal(signal.SIGTERM); p.wait(10)
+        for w in workers:
+            p, port = start(size, fmt, source, w)
+            try:
+                for n in (1, 4):
+                    r = throughput(port, n, seconds)
+                    print(f'| {size} px | {w or "none (one thread)"} | {n} | {r:,.0f} | {r / TRAINING_IMAGES_PER_S:.1f}x |', flush=True)
+            finally: p.send_signal(signal.SIGTERM); p.wait(30)
     if soak:
         p, port = start(32, fmt)
         try:
@@ -74,4 +77,5 @@ if __name__ == '__main__':
     ap.add_argument('--format', default='png', choices=('png', 'jpeg'))
     ap.add_argument('--sizes', type=int, nargs='+', default=[32, 64], help='image sizes to measure (default: 32 64)')
     ap.add_argument('--source', default='procart', help='what the server streams, e.g. a folder `artdiff prepare` wrote at the one size given')
-    a = ap.parse_args(); main(a.seconds, a.soak, a.format, a.sizes, a.source)
+    ap.add_argument('--workers', type=int, nargs='+', default=[0], help="the server's decode workers, one row each (default: 0, one thread)")
+    a = ap.parse_args(); main(a.seconds, a.soak, a.format, a.sizes, a.source, a.workers)

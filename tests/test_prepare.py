@@ -46,3 +46,37 @@ def test_train_from_prepared_shards_with_decode_workers_and_resume(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     with open(tmp_path / 'run' / 'training_log.csv') as f: rows = list(csv.DictReader(f))
     assert [r['step'] for r in rows if r['valid_loss']] == ['10', '20']
+
+def test_a_critic_trained_on_the_data_measures_a_run_on_it(tmp_path):
+    "`artdiff critic` on prepared WikiArt-shaped shards; a run that names it is measured with it while training, by evaluate and in its card."
+    raw = wikiart_like(tmp_path / 'raw', n=160, files=2, long_side=(400, 600), rows_per_group=20)
+    assert artdiff('prepare', raw, '--size', 16, '--out', tmp_path / 'p', '--workers', 2).returncode == 0
+    src, crit = str(tmp_path / 'p'), tmp_path / 'critic'
+    r = artdiff('critic', '--data', src, '--size', 16, '--valid-size', 16, '--epochs', 2, '--min-count', 2, '--out', crit)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'trained on 142 rows; on the 16 held out it reads style' in r.stdout           # 160 rows, 2 corrupt, 16 held out
+    info = json.loads((crit / 'critic.json').read_text())
+    assert set(info['accuracy']) == {'style', 'family', 'genre', 'artist', 'era'} and info['heads']['era'][0] == 'before 1600'
+    sets = [a for k in ('inputs_image.input_info', 'inputs_caption.input_info') for a in ('--set', f'{k}.input_source={src}')]
+    sets += ['--set', f'output_image.output_info.output_source={src}', '--set', 'globals.basic_experiment.valid_size=16',
+             '--set', 'globals.training.n_sample_captions=0', '--set', 'globals.evaluation_checkpoint.n_metric_captions=8']
+    r = artdiff('train', '--preset', 'tiny', *sets, '--output-folder', tmp_path / 'no', '--max-steps', 4, '--device', 'cpu')
+    assert r.returncode == 2 and 'cannot read the real paintings' in r.stderr and not (tmp_path / 'no').exists()
+    sets += ['--set', f'globals.evaluation_checkpoint.critic={crit}']
+    r = artdiff('train', '--preset', 'tiny', *sets, '--output-folder', tmp_path / 'run', '--max-steps', 4, '--device', 'cpu', timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    with open(tmp_path / 'run' / 'training_log.csv') as f: measured = [row for row in csv.DictReader(f) if row['fidelity_artist']]
+    assert measured and measured[-1]['fidelity_colour'] == '' and float(measured[-1]['fd_critic']) > 0      # its fields, not the painter's
+    r = artdiff('evaluate', '--model-path', tmp_path / 'run', '--n', 8, '--steps', 2)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert '| artist |' in r.stdout and '| colour |' not in r.stdout
+    ev = json.loads(next((tmp_path / 'run' / 'evaluations').glob('*.json')).read_text())
+    assert ev['critic'] == 'p' and ev['n'] == 8 and ev['critic_info']['valid_size'] == 16
+    r = artdiff('export', '--model-path', tmp_path / 'run', '--out', tmp_path / 'model', '--n', 8)
+    assert r.returncode == 0, r.stderr[-3000:]
+    card = (tmp_path / 'model' / 'README.md').read_text()
+    assert "art critic `p`" in card and 'caption_fidelity_artist' in card
+    assert (tmp_path / 'model' / 'critic.safetensors').is_file()                  # the model folder carries its critic
+    r = artdiff('evaluate', '--model-path', tmp_path / 'model', '--n', 4, '--steps', 2, cwd=tmp_path)    # writes evaluations/ here
+    assert r.returncode == 0 and '| artist |' in r.stdout, r.stderr[-3000:]
+    assert list((tmp_path / 'evaluations').glob('*/*.json'))

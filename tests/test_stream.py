@@ -108,9 +108,11 @@ def test_parquet_sources_map_both_schemas(tmp_path):
     assert hc == ['Claude Monet / None / Color Field Painting / abstract painting / None',
                   'None / None / Abstract Expressionism / cityscape / None'] and h.corrupt == 1
 
-def test_stream_parquet_end_to_end_counts_corrupt(tmp_path):
+@pytest.mark.parametrize('workers', [0, 2])
+def test_stream_parquet_end_to_end_counts_corrupt(tmp_path, workers):
+    "The same, whether one thread decodes or two worker processes do."
     art, _ = write_fixtures(tmp_path)
-    p, port = start_stream('--source', art, '--image-size', '24', '--format', 'jpeg', '--no-loop')
+    p, port = start_stream('--source', art, '--image-size', '24', '--format', 'jpeg', '--no-loop', '--workers', workers)
     try:
         with connect(f'ws://127.0.0.1:{port}/ws', max_size=None) as ws:
             hello(ws)
@@ -121,6 +123,7 @@ def test_stream_parquet_end_to_end_counts_corrupt(tmp_path):
             assert ask_reset(ws)['type'] == 'resetConfirmation'
             assert len(ask(ws, 'getData', {'batch_size': 3})['payload']) == 3
     finally: stop(p)
+    assert p.returncode == 0, p.stderr.read()[-2000:]                     # stopped cleanly, its workers with it
 
 def test_train_from_the_stream(tmp_path):
     p, port = start_stream('--image-size', '16')
