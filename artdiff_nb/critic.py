@@ -178,7 +178,7 @@ def fit_critic(critic: ArtCritic, x: Tensor, y: Tensor, xv: Tensor, yv: Tensor, 
     from fastai.data.load import DataLoader
     from fastai.optimizer import Adam
     import fastai.callback.schedule                                    # noqa: F401, adds Learner.fit_one_cycle
-    if len(x) < bs: raise ValueError(f"{len(x)} training images are fewer than one batch of {bs}")
+    if len(x) < max(bs, 2): raise ValueError(f"{len(x)} training images are fewer than one batch of {max(bs, 2)}")
     dls = DataLoaders(DataLoader(list(zip(x, y)), bs=bs, shuffle=True, drop_last=True),
                       DataLoader(list(zip(xv, yv)), bs=500), device='cpu')
     learn = Learner(dls, critic, loss_func=partial(critic_loss, sizes=[len(v) for v in critic.fields.values()]), opt_func=Adam, wd=0.05)

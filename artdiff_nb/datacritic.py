@@ -106,7 +106,7 @@ def train_data_critic(location, size: int = 64, valid_size: int = 1024, seed: in
     src, valid, xv, valid_caps, x, caps = read_labelled(location, size, valid_size, seed, limit, bool(progress))
     critic = ArtCritic(width, heads=heads, size=size, name=_name(location))
     t0 = time.perf_counter()
-    fit_critic(critic, x, caption_targets(caps, heads), xv, caption_targets(valid_caps, heads), epochs, lr, bs, progress)
+    fit_critic(critic, x, caption_targets(caps, heads), xv, caption_targets(valid_caps, heads), epochs, lr, min(bs, len(caps)), progress)
     critic.info = dict(data=str(location), seed=seed, valid_size=len(valid), trained_on=len(caps), corrupt=src.corrupt, epochs=epochs,
                        train_seconds=round(time.perf_counter() - t0, 1), classes={k: len(v) for k, v in heads.items()},
                        accuracy=critic_accuracy(critic, xv, valid_caps), majority=majority_share(critic, valid_caps))

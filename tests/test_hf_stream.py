@@ -55,6 +55,10 @@ def test_prepare_from_the_hub_with_decode_workers(tmp_path):
                             '--workers', '2', '--shards', '2'], capture_output=True, text=True, env=env, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
         assert any('/resolve/' in path and rng for _, path, rng in h.log)                    # read through byte ranges
+        c = subprocess.run([str(BIN / 'artdiff'), 'critic', '--data', f'hf://datasets/{REPO}', '--size', '16', '--valid-size', '4',
+                            '--epochs', '1', '--min-count', '1', '--out', str(tmp_path / 'critic')], capture_output=True, text=True, env=env, timeout=300)
+        assert c.returncode == 0, c.stderr[-2000:]                                     # a critic straight from the Hub
+    assert f'a critic of {REPO} at 16 px, trained on 11 rows; on the 4 held out' in c.stdout, c.stdout
     assert 'prepared 15 rows at 32px into 2 shards' in r.stdout, r.stdout
     local = ParquetSource(raw, 32, loop=False).samples(16)
     prepared = ParquetSource(tmp_path / 'p', 32, loop=False).samples(16)
