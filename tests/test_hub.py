@@ -174,3 +174,29 @@ def test_pretrained_keeps_its_measured_fidelity():
     pipe = ArtDiffPipeline.from_pretrained('pretrained', device='cpu')
     now = evaluate(pipe, n=54, progress=False)['fidelity']
     for k in ('style', 'family'): assert now[k] >= pipe.evaluation['fidelity'][k] - 0.15, (k, now[k], pipe.evaluation['fidelity'][k])
+
+def test_a_diffusers_autoencoder_loads_from_the_hub_behind_ours(hub, tmp_path):
+    "A small diffusers AutoencoderKL built here, pushed to the loopback Hub, loads as hf://OWNER/NAME with our autoencoder's interface."
+    import torch
+    from diffusers import AutoencoderKL
+    from artdiff_nb.autoencoder import DiffusersAutoencoder
+    torch.manual_seed(0)
+    vae = AutoencoderKL(block_out_channels=(8, 16, 16, 16), down_block_types=('DownEncoderBlock2D',) * 4, up_block_types=('UpDecoderBlock2D',) * 4,
+                        latent_channels=4, layers_per_block=1, norm_num_groups=8, sample_size=64, scaling_factor=0.5)
+    vae.save_pretrained(tmp_path / 'vae')
+    hub.add_folder('model', 'me/vae', tmp_path / 'vae')
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    np.save(tmp_path / 'x.npy', x.numpy())
+    code = f"""
+import numpy as np, torch
+from artdiff_nb.autoencoder import load_autoencoder
+ae = load_autoencoder('hf://me/vae')
+z = ae.latents(torch.from_numpy(np.load({str(tmp_path / 'x.npy')!r})))
+np.save({str(tmp_path / 'z.npy')!r}, z.numpy()); print(ae.factor, ae.latent_channels, ae.latent_size, ae.scale.item(), tuple(ae.decode(z).shape))
+"""
+    r = python(code, hub.env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ['8', '4', '8', '0.5', '(2,', '3,', '64,', '64)']
+    np.testing.assert_allclose(np.load(tmp_path / 'z.npy'), DiffusersAutoencoder(vae).latents(x).numpy(), atol=1e-5)
+    r = python("from artdiff_nb.autoencoder import load_autoencoder; load_autoencoder('hf://me/nothing')", hub.env)
+    assert r.returncode != 0
