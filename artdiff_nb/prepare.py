@@ -6,7 +6,7 @@ Docs: https://artdiff.github.io/artdiff_nb/prepare.html.md"""
 
 # %% ../nbs/30_prepare.ipynb #456dc608
 from __future__ import annotations
-import io, json, math, os, sys, time
+import io, json, math, os, time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path

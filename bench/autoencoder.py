@@ -3,12 +3,12 @@ the same widths, levels and latent channels (the reference), in one run on this 
 128 px paintings (batch 16) and training images/s on 64 px crops (batch 32, forward and backward).
 Run: `.venv/bin/python bench/autoencoder.py [--seconds 5]`. Appends to bench/results/autoencoder.csv (machine, date, commit)
 and prints the table bench/README.md shows. Timings count only when nothing else runs on the machine."""
-import argparse, csv, datetime, sys, time
+import argparse, sys, time
 from pathlib import Path
 
 import torch
 sys.path.insert(0, str(Path(__file__).parent))
-from data import machine, commit                          # noqa: E402  (the same stamp as every benchmark)
+from data import record                                   # noqa: E402  (the same stamp as every benchmark)
 from artdiff_nb.autoencoder import ArtAutoencoder, DiffusersAutoencoder, AutoencoderLoss
 
 RESULTS = Path(__file__).parent / 'results' / 'autoencoder.csv'
@@ -42,12 +42,7 @@ def main(seconds: float):
     rows = [dict(model='diffusers AutoencoderKL, same widths (reference)', **measure(ref, seconds)),
             dict(model='ours: ArtAutoencoder', **measure(ArtAutoencoder(WIDTHS), seconds))]
     for r in rows: r['ratio_train'] = round(r['train_images_per_s'] / rows[0]['train_images_per_s'], 2)
-    stamp = dict(machine=machine(), date=datetime.date.today().isoformat(), commit=commit())
-    new = not RESULTS.exists()
-    with open(RESULTS, 'a', newline='') as f:
-        w = csv.DictWriter(f, FIELDS)
-        if new: w.writeheader()
-        for r in rows: w.writerow({**stamp, **r})
+    stamp = record(RESULTS, FIELDS, rows)
     print(f"{stamp['machine']}, commit {stamp['commit']}; widths {WIDTHS}, 4 latent channels, 8x\n")
     print('| model | parameters | encode 128 px images/s | decode images/s | train images/s (64 px crops) | train / reference |\n|---|---|---|---|---|---|')
     for r in rows:

@@ -31,6 +31,16 @@ def commit() -> str:
     r = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=Path(__file__).parent)
     return r.stdout.strip() or 'unknown'
 
+def record(path: Path, fields, rows) -> dict:
+    "Append `rows` to the results file `path` (its header first when new), each stamped with the machine, date and commit."
+    stamp = dict(machine=machine(), date=datetime.date.today().isoformat(), commit=commit())
+    new = not path.exists()
+    with open(path, 'a', newline='') as f:
+        w = csv.DictWriter(f, fields)
+        if new: w.writeheader()
+        for r in rows: w.writerow({**stamp, **r})
+    return stamp
+
 def rate(f, items, seconds: float) -> float:
     "Items per second of `f(item)` over `items`, repeated for `seconds`."
     f(items[0]); n, t0 = 0, time.perf_counter()
@@ -106,12 +116,7 @@ def main(rows: int, seconds: float):
             for case, c, r, *start in cases:
                 rows_out.append(dict(case=case, size=size, cores=c, images_per_s=round(r, 1), per_core=round(r / c, 1),
                                      ratio_to_limit=round(r / c / limit, 2), note=f"{start[0]:.1f} s to a pass's first row" if start else ''))
-    stamp = dict(machine=machine(), date=datetime.date.today().isoformat(), commit=commit())
-    new = not RESULTS.exists()
-    with open(RESULTS, 'a', newline='') as f:
-        w = csv.DictWriter(f, FIELDS)
-        if new: w.writeheader()
-        for r in rows_out: w.writerow({**stamp, **r})
+    stamp = record(RESULTS, FIELDS, rows_out)
     print(f"{stamp['machine']}, commit {stamp['commit']}\n")
     print('| size | case | cores | images/s | per core | per core / limit | note |\n|---|---|---|---|---|---|---|')
     for r in rows_out:
