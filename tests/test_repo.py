@@ -80,3 +80,12 @@ def test_no_notebook_cell_opens_with_imports_and_goes_on():
             if c['cell_type'] != 'code' or lines[0].startswith('#|'): continue
             k = next((i for i, l in enumerate(lines) if not re.match(r'(from \S+ import |import )', l)), len(lines))
             assert k == 0 or not any(l.strip() for l in lines[k:]), f"{nb.name}: split the imports from the code: {lines[0]!r}"
+
+def test_ci_runs_make_test_on_push_and_publishes_the_docs_after_it():
+    "GitHub Actions: the test workflow runs the README's test command on every push and pull request; the docs follow a passing run."
+    import yaml
+    flows = {n: yaml.safe_load((ROOT / '.github' / 'workflows' / f'{n}.yml').read_text()) for n in ('test', 'docs')}
+    on = lambda w: w.get('on', w.get(True))                      # YAML 1.1 reads a bare `on` key as true
+    assert {'push', 'pull_request'} <= set(on(flows['test']))
+    assert any(s.get('run', '').strip() == 'make test' for s in flows['test']['jobs']['test']['steps'])
+    assert on(flows['docs'])['workflow_run']['workflows'] == ['test'] and 'push' not in on(flows['docs'])
