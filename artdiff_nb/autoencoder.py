@@ -229,18 +229,11 @@ class DiffusersAutoencoder(nn.Module):
         self.image_size, self.widths, self.info = c.sample_size, tuple(c.block_out_channels), {}
         self.register_buffer('scale', torch.tensor(float(c.scaling_factor)))
 
-    @property
-    def latent_size(self) -> int: return self.image_size // self.factor
+    latent_size, latents = ArtAutoencoder.latent_size, ArtAutoencoder.latents     # the same, from `encode` and `scale`
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         d = self.vae.encode(x).latent_dist
         return d.mean, d.logvar
-
-    @torch.no_grad()
-    def latents(self, x: Tensor, sample: bool = False, generator: Optional[torch.Generator] = None) -> Tensor:
-        mean, logvar = self.encode(x)
-        if sample: mean = mean + torch.randn(mean.shape, generator=generator, device=mean.device) * (0.5 * logvar).exp()
-        return mean * self.scale
 
     def decode(self, z: Tensor) -> Tensor: return self.vae.decode(z / self.scale).sample
 

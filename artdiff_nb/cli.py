@@ -128,12 +128,10 @@ def _generate(a):
 def _evaluate(a):
     import json, re
     from artdiff_nb.metrics import evaluation_table
-    from artdiff_nb.datacritic import evaluate_run
+    from artdiff_nb.datacritic import evaluate_run                # refuses, in one line, a critic that cannot read the data
     from artdiff_nb.core import atomic_write
     check_int('--n', a.n, min=1)
     pipe = _pipeline(a); s = _sampling(a, pipe)
-    from artdiff_nb.critic import critic_reads
-    if why := critic_reads(pipe.config.data.source, pipe.config.critic): raise UsageError(why)
     print(f"evaluating {pipe} on {a.n} held-out captions: {s.sampler}, {s.steps} steps, guidance {s.guidance_scale:g}", flush=True)
     r = evaluate_run(pipe, n=a.n, seed=a.seed, batch_size=a.batch_size, sampling=s)
     print(evaluation_table(r)); print(f"{r['images_per_s']:.2f} images/s while sampling")
@@ -312,6 +310,9 @@ def _data_commands(sub):
     pr.add_argument('--shards', type=int, help='shards to write (default: a multiple of 24 of about 2,000 rows each)')
     pr.add_argument('--format', choices=('jpeg', 'png'), default='jpeg', help='image encoding in the shards (default: %(default)s)')
     pr.add_argument('--quality', type=int, default=95, help='JPEG quality (default: %(default)s)')
+    _critic_command(sub)
+
+def _critic_command(sub):
     cr = _command(sub, 'critic', _critic, "train the art critic on a labelled source (its styles, genres, artists, years): what measures a run on it",
                   'artdiff critic --data data/wikiart-128 --size 64 --out critics/wikiart-64')
     cr.add_argument('--data', required=True, help='a .parquet file, a folder of them (or one artdiff prepare wrote), or hf://datasets/OWNER/NAME')

@@ -6,7 +6,7 @@ Docs: https://artdiff.github.io/artdiff_nb/data.html.md"""
 
 # %% ../nbs/22_data.ipynb #3d9edc99
 from __future__ import annotations
-import os, queue, threading
+import queue, threading
 from collections import deque
 from dataclasses import dataclass
 from functools import partial

@@ -24,8 +24,8 @@ from .sources import ParquetSource, PREPARED
 from .data import validation_samples
 
 # %% auto #0
-__all__ = ['critic_heads', 'read_labelled', 'critic_accuracy', 'majority_share', 'train_data_critic', 'run_critic',
-           'held_out_images', 'evaluate_run']
+__all__ = ['critic_heads', 'open_labelled', 'read_labelled', 'critic_accuracy', 'majority_share', 'train_data_critic',
+           'run_critic', 'held_out_images', 'evaluate_run']
 
 # %% ../nbs/31_datacritic.ipynb #d176fb40
 def critic_heads(source: ParquetSource, min_count: int = 5, max_artists: int = 256) -> dict[str, tuple[str, ...]]:
@@ -58,12 +58,15 @@ def _images(samples, size: int) -> torch.Tensor:
     x = to_nchw(np.stack([s.image for s in samples]))
     return x if x.shape[-1] == size else F.interpolate(x.float(), size=size, mode='area').round().to(torch.uint8)
 
-def read_labelled(location, size: int = 64, valid_size: int = 1024, seed: int = 0, limit: Optional[int] = None,
-                  progress: bool = True) -> tuple[ParquetSource, list, torch.Tensor, list, torch.Tensor, list]:
-    """Open `location` as a training run does (shuffled with `seed`) and decode it once at `size`: returns the source, and
-    the held-out (`valid_size` rows) and training pictures with their captions, as `(src, valid, xv, valid_caps, x, caps)`."""
-    src = ParquetSource(location, _prepared_size(location) or check_int('size', size, min=8), seed=check_int('seed', seed, min=0),
-                        shuffle=True, loop=False)
+def open_labelled(location, size: int = 64, seed: int = 0) -> ParquetSource:
+    "`location` opened as a training run with `seed` opens it (shuffled), read at `size` (a prepared folder: at its own size), once through."
+    return ParquetSource(location, _prepared_size(location) or check_int('size', size, min=8), seed=check_int('seed', seed, min=0),
+                         shuffle=True, loop=False)
+
+def read_labelled(src: ParquetSource, size: int = 64, valid_size: int = 1024, limit: Optional[int] = None,
+                  progress: bool = True) -> tuple[list, torch.Tensor, list, torch.Tensor, list]:
+    """Decode the source `open_labelled` gave once, at `size`: the held-out (`valid_size` rows, as a run holds them out) and the
+    training pictures with their captions, as `(valid, xv, valid_caps, x, caps)`."""
     valid = validation_samples(src, valid_size)
     xs, caps, t0, total = [], [], time.perf_counter(), min(limit or src.n_rows, src.n_rows)
     while len(caps) < total:
@@ -71,8 +74,8 @@ def read_labelled(location, size: int = 64, valid_size: int = 1024, seed: int = 
         if not got: break
         xs.append(_images(got, size)); caps += [s.caption for s in got]
         if progress: print(f"decoded {len(caps) + len(valid):,} of {src.n_rows:,} rows ({time.perf_counter() - t0:.0f} s)", flush=True)
-    if not caps: raise ValueError(f"{location}: no rows left to train on beside the {len(valid)} held out")
-    return src, valid, _images(valid, size), [s.caption for s in valid], torch.cat(xs), caps
+    if not caps: raise ValueError(f"{src.location}: no rows left to train on beside the {len(valid)} held out")
+    return valid, _images(valid, size), [s.caption for s in valid], torch.cat(xs), caps
 
 def critic_accuracy(critic: ArtCritic, images, captions: Sequence[str]) -> dict[str, float]:
     "Per field, the share of `images` the critic reads as their `captions` say (the fields the captions ask; NaN for none)."
@@ -101,9 +104,9 @@ def train_data_critic(location, size: int = 64, valid_size: int = 1024, seed: in
     heads from every caption, the first `valid_size` rows of the `seed`-shuffled source held out (as a run with that seed holds
     them out), `epochs` of one-cycle training (`progress`: True, 'lines' or False); seeded. Its `info` says what it read and how well it reads the held-out rows."""
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
-    src = ParquetSource(location, _prepared_size(location) or check_int('size', size, min=8), loop=False)
-    heads = critic_heads(src, min_count, max_artists)
-    src, valid, xv, valid_caps, x, caps = read_labelled(location, size, valid_size, seed, limit, bool(progress))
+    src = open_labelled(location, size, seed)
+    heads = critic_heads(src, min_count, max_artists)                  # every caption, in file order: the stream is not moved
+    valid, xv, valid_caps, x, caps = read_labelled(src, size, valid_size, limit, bool(progress))
     critic = ArtCritic(width, heads=heads, size=size, name=_name(location))
     t0 = time.perf_counter()
     fit_critic(critic, x, caption_targets(caps, heads), xv, caption_targets(valid_caps, heads), epochs, lr, min(bs, len(caps)), progress)

@@ -24,9 +24,8 @@ from .procart import render
 from .critic import ArtCritic, FIELDS, EVAL_SEED, CRITIC_NAME, critic_reads, field_matches, load_critic, evaluation_paintings
 
 # %% auto #0
-__all__ = ['INCEPTION_WEIGHTS', 'METRIC_FIELDS', 'FrozenCritic', 'uint8_nchw', 'CaptionFidelity', 'FDCritic', 'KDCritic',
-           'inception_missing', 'inception_distances', 'painted_held_out', 'evaluate', 'evaluation_table',
-           'plot_fidelity']
+__all__ = ['METRIC_FIELDS', 'FrozenCritic', 'uint8_nchw', 'CaptionFidelity', 'FDCritic', 'KDCritic', 'inception_missing',
+           'inception_distances', 'painted_held_out', 'evaluate', 'evaluation_table', 'plot_fidelity']
 
 # %% ../nbs/15_metrics.ipynb #ee3f4810
 class FrozenCritic(nn.Module):
@@ -82,13 +81,11 @@ class KDCritic(KernelInceptionDistance):
             super().__init__(feature=FrozenCritic(critic), subset_size=subset_size, subsets=subsets, **kwargs)
 
 # %% ../nbs/15_metrics.ipynb #34189568
-INCEPTION_WEIGHTS = 'weights-inception-2015-12-05-6726825d.pth'     # torch-fidelity's FID Inception, as torchmetrics loads it
-
 def inception_missing() -> Optional[str]:
     "None when torchmetrics' standard FID and KID can run here without downloading anything; else why not, in one line."
-    try: import torch_fidelity  # noqa: F401
+    try: from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
     except ImportError: return "torch-fidelity is not installed (pip install torch-fidelity)"
-    p = Path(torch.hub.get_dir()) / 'checkpoints' / INCEPTION_WEIGHTS
+    p = Path(torch.hub.get_dir()) / 'checkpoints' / URL_INCEPTION_V3.rsplit('/', 1)[-1]     # where torch.hub caches its download
     return None if p.exists() else f"the Inception weights are not in {p.parent} (torch-fidelity fetches them once, online)"
 
 def inception_distances(real: np.ndarray, fake: np.ndarray) -> dict:
@@ -149,7 +146,7 @@ def evaluate(pipe, n: int = 256, seed: int = 0, batch_size: int = 64, progress: 
 def _per_style(critic: ArtCritic, gen: np.ndarray, caps: Sequence[str]) -> dict[str, float]:
     "Style fidelity per style the captions ask for (those the critic knows)."
     if 'style' not in critic.scored: return {}
-    want = np.array([critic.labels(c)['style'] if critic.labels(c)['style'] is not None else -1 for c in caps])
+    want = np.array([-1 if (s := critic.labels(c)['style']) is None else s for c in caps])
     hit = critic.predict(gen)['style'].numpy() == want
     return {s: float(hit[want == i].mean()) for i, s in enumerate(critic.fields['style']) if (want == i).any()}
 
