@@ -23,8 +23,8 @@ from .procart import ProcArt
 
 # %% auto #0
 __all__ = ['AUTOENCODER_WEIGHTS', 'SHIPPED_AUTOENCODERS', 'ArtAutoencoder', 'AutoencoderLoss', 'painted', 'train_autoencoder',
-           'fit_scale', 'save_autoencoder', 'load_autoencoder', 'what_it_keeps', 'reconstruction_figure',
-           'DiffusersAutoencoder']
+           'fit_scale', 'save_autoencoder', 'load_autoencoder', 'autoencoder_shape', 'what_it_keeps',
+           'reconstruction_figure', 'DiffusersAutoencoder']
 
 # %% ../nbs/15a_autoencoder.ipynb #b94b4f85
 class _Res(nn.Module):
@@ -164,21 +164,34 @@ def save_autoencoder(ae: ArtAutoencoder, path, info: Optional[dict] = None) -> P
     tmp.replace(path)
     return path
 
-def load_autoencoder(name_or_path) -> ArtAutoencoder:
-    """The autoencoder `name_or_path` names: a shipped one ('procart-ae'), a file, a folder holding `autoencoder.safetensors`, or
-    `hf://OWNER/NAME[@REVISION]`, a diffusers `AutoencoderKL` on the Hub (see below); eval mode, CPU."""
-    name = str(name_or_path)
-    if name.startswith('hf://'): return _hub_autoencoder(name)
+def _saved(name: str) -> tuple[str, dict]:
+    "The file a saved autoencoder's name means, and its metadata; one line if there is none or it is something else."
     path = files('artdiff_nb') / SHIPPED_AUTOENCODERS[name] if name in SHIPPED_AUTOENCODERS else Path(name)
     if isinstance(path, Path) and path.is_dir(): path = path / AUTOENCODER_WEIGHTS
     if not Path(str(path)).is_file():
         raise FileNotFoundError(f"no autoencoder at {name}: give {', '.join(SHIPPED_AUTOENCODERS)}, a file or a folder holding {AUTOENCODER_WEIGHTS}")
     with safe_open(str(path), 'pt') as f: meta = f.metadata() or {}
     if meta.get('format') != 'artdiff_nb.ArtAutoencoder': raise ValueError(f"{path} is not a saved ArtAutoencoder")
+    return str(path), meta
+
+def load_autoencoder(name_or_path) -> ArtAutoencoder:
+    """The autoencoder `name_or_path` names: a shipped one ('procart-ae'), a file, a folder holding `autoencoder.safetensors`, or
+    `hf://OWNER/NAME[@REVISION]`, a diffusers `AutoencoderKL` on the Hub (see below); eval mode, CPU."""
+    name = str(name_or_path)
+    if name.startswith('hf://'): return _hub_autoencoder(name)
+    path, meta = _saved(name)
     ae = ArtAutoencoder(json.loads(meta['widths']), int(meta['latent_channels']), int(meta['image_size']))
     ae.load_state_dict({**cast_floats(load_file(str(path)), torch.float32), 'scale': torch.tensor(float(meta['scale']))})
     ae.info = json.loads(meta.get('info', '{}'))
     return ae.eval().requires_grad_(False)
+
+def autoencoder_shape(name_or_path) -> tuple[int, int]:
+    """`(factor, latent_channels)` of the autoencoder `name_or_path` names, from its settings alone (no weights read): a config
+    checks a latent UNet against it before any work."""
+    name = str(name_or_path)
+    if name.startswith('hf://'): c = _hub_config(name); widths, channels = c['block_out_channels'], c['latent_channels']
+    else: meta = _saved(name)[1]; widths, channels = json.loads(meta['widths']), int(meta['latent_channels'])
+    return 2 ** (len(widths) - 1), channels
 
 # %% ../nbs/15a_autoencoder.ipynb #e77e13dd
 @torch.no_grad()
@@ -236,6 +249,12 @@ class DiffusersAutoencoder(nn.Module):
         return d.mean, d.logvar
 
     def decode(self, z: Tensor) -> Tensor: return self.vae.decode(z / self.scale).sample
+
+def _hub_config(name: str) -> dict:
+    "The config.json of the `AutoencoderKL` at `hf://OWNER/NAME[@REVISION]` (a few hundred bytes from the Hub, or its cache)."
+    from huggingface_hub import hf_hub_download
+    repo, _, rev = name[len('hf://'):].partition('@')
+    return json.loads(Path(hf_hub_download(repo, 'config.json', revision=rev or None)).read_text())
 
 def _hub_autoencoder(name: str) -> DiffusersAutoencoder:
     "An `AutoencoderKL` from the Hub, `hf://OWNER/NAME[@REVISION]`, wrapped."

@@ -10,7 +10,7 @@ import argparse, sys
 from pathlib import Path
 
 import artdiff_nb
-from .core import check_int
+from .core import check_int, check_float
 
 # %% auto #0
 __all__ = ['SAMPLER_NAMES', 'PRECISION_NAMES', 'MODEL_HELP', 'EVAL_N', 'UsageError', 'build_parser', 'main']
@@ -91,7 +91,7 @@ def _train(a):
     steps = a.max_steps if a.max_steps is not None else cfg.max_steps
     procs = f" on {n} processes (effective batch {cfg.data.batch_size * n})" if n > 1 else ''
     if main: print(f"training {'(resumed) ' if a.resume else ''}into {cfg.output_folder}: {steps} steps of batch {cfg.data.batch_size}{procs} "
-                   f"at {cfg.unet.image_size}px; samples every {cfg.sample_interval}, checkpoints every {cfg.checkpoint_interval}", flush=True)
+                   f"at {cfg.image_size}px" + (f" through {cfg.autoencoder}'s latents" if cfg.autoencoder else '') + f"; samples every {cfg.sample_interval}, checkpoints every {cfg.checkpoint_interval}", flush=True)
     run = run_process(lambda: train(cfg, resume=bool(a.resume), config_files=files, max_steps=a.max_steps,
                                     progress=True if sys.stdout.isatty() else 'lines'), cfg)   # bars in a terminal, lines in a log
     if main: print(f"done: {run} (samples in {run / 'samples'}, curve {run / 'training_curve_LOSS.png'})")
@@ -108,18 +108,37 @@ def _write_images(imgs, captions, out: Path, a, title: str) -> None:
     from artdiff_nb.figures import caption_grid, save_figure
     save_figure(caption_grid(imgs, captions, ncols=a.ncols, title=title), out)
 
+def _walk(a, out: Path):
+    "`generate --walk A B`: one row of `--n` images from caption A to caption B."
+    if a.caption or a.captions_file or a.url or a.init_image:
+        raise UsageError("--walk draws its own row from a model: give no --caption, --captions-file, --url or --init-image with it")
+    check_int('--n', a.n, min=2, max=64)
+    pipe = _pipeline(a); s = _sampling(a, pipe)
+    imgs = pipe.walk(*a.walk, n=a.n, seed=a.seed, sampling=s, output_type='uint8').images
+    a.ncols = a.n
+    _write_images(imgs, [f"{i / (a.n - 1):.2f} of the way" for i in range(a.n)], out, a, title=f"a walk from '{a.walk[0]}' to '{a.walk[1]}' ({pipe.name}, step {pipe.step})")
+    print(f"wrote {out}: a walk of {a.n} images from {pipe.name} (seed {a.seed})")
+
 def _generate(a):
     if a.scale is not None: raise UsageError("--scale is now --upscale (pixel upscaling); the guidance scale is --guidance-scale")
+    if a.walk: return _walk(a, _out_png(a.out))
     out, captions = _out_png(a.out), _captions(a)
     check_int('--upscale', a.upscale, min=1, max=32); check_int('--batch-size', a.batch_size, min=1)
     if (a.model_path is None) == (a.url is None): raise UsageError("give exactly one of --model-path MODEL or --url http://HOST:PORT")
+    check_float('--strength', a.strength, 0, 1)
+    init = None
+    if a.init_image is not None:
+        if a.url: raise UsageError("--init-image draws with a local model: give --model-path, not --url")
+        from artdiff_nb.pipeline import _as_pil
+        init = _as_pil(a.init_image)                                   # not an image: one line, before any model is loaded
     if a.url:
         from artdiff_nb.serve import remote_images
         imgs, source = remote_images(a.url, captions, seed=a.seed, steps=a.steps, sampler=a.sampler, guidance_scale=a.guidance_scale, eta=a.eta), a.url
     else:
         import numpy as np
         pipe = _pipeline(a); s = _sampling(a, pipe)
-        imgs = np.concatenate([pipe(captions[i:i + a.batch_size], seed=a.seed + i, sampling=s, output_type='uint8', progress=sys.stdout.isatty()).images
+        imgs = np.concatenate([pipe(captions[i:i + a.batch_size], seed=a.seed + i, sampling=s, output_type='uint8', progress=sys.stdout.isatty(),
+                                    image=init, strength=a.strength, negative_caption=a.negative_caption).images
                                for i in range(0, len(captions), a.batch_size)])
         source = f"{pipe.name}, step {pipe.step}"
     _write_images(imgs, captions, out, a, title=f"caption-guided diffusion ({source})")
@@ -221,7 +240,7 @@ def _playground(a):
 SAMPLER_NAMES, PRECISION_NAMES = ('ddpm', 'ddim', 'dpm++2m'), ('32-true', 'bf16-mixed', '16-mixed', 'auto')
 def _preset_names() -> list[str]: return sorted(p.name for p in (Path(artdiff_nb.__file__).parent / 'presets').iterdir() if p.is_dir() and not p.name.startswith('_'))
 
-MODEL_HELP = "'pretrained' (shipped), a model folder, a run folder or one of its checkpoints, or OWNER/NAME[@REVISION] on the Hub (also hf://OWNER/NAME)"
+MODEL_HELP = "'pretrained' or 'pretrained-128' (shipped: 32 px, and 128 px through latents), a model folder, a run folder or one of its checkpoints, or OWNER/NAME[@REVISION] on the Hub (also hf://OWNER/NAME)"
 EVAL_N = 270                     # held-out captions a measurement draws by default: ten per style
 
 def _command(sub, name: str, func, help: str, example: str):
@@ -232,8 +251,8 @@ def _command(sub, name: str, func, help: str, example: str):
     return p
 
 def _model_options(p, required: bool = True):
-    p.add_argument('--model-path', required=required, default=None if required else 'pretrained',
-                   help=MODEL_HELP + ('' if required else ' (default: %(default)s)'))
+    p.add_argument('--model-path', required=required, default=None,
+                   help=MODEL_HELP + ('' if required else " (default: the shipped model, 'pretrained-128' where it ships)"))
     p.add_argument('--device', default='auto', help="cpu, cuda, cuda:N, or auto: the GPU when there is one (default: %(default)s)")
 
 def _sampling_options(p):
@@ -259,6 +278,11 @@ def _images_command(sub, name: str, out: str, help: str, example: str):
     _sampling_options(g); _seed_option(g); _batch_option(g)
     g.add_argument('--upscale', type=int, default=1, help='a single image: scale it up this many times, nearest pixel (default: %(default)s)')
     g.add_argument('--scale', type=int, help=argparse.SUPPRESS)          # the old name of --upscale: answered with one line
+    g.add_argument('--init-image', help='img2img: start from this picture (any size or mode, fitted as training images are), repainted under each caption')
+    g.add_argument('--walk', nargs=2, metavar=('A', 'B'), help='a walk between two captions: --n images, the noise held fixed, in one row')
+    g.add_argument('--n', type=int, default=8, help='with --walk: images along it (default: %(default)s)')
+    g.add_argument('--negative-caption', help='guidance pushes away from this caption instead of from the empty one (default: none)')
+    g.add_argument('--strength', type=float, default=0.8, help='with --init-image: how much of the sampling runs, 0 (the picture) to 1 (ignore it) (default: %(default)s)')
     g.add_argument('--ncols', type=int, default=4, help='columns of the grid (default: %(default)s)')
     g.add_argument('--out', default=out, help='PNG to write (default: %(default)s)')
 

@@ -52,6 +52,9 @@ class TrainConfig:
     metrics_interval: int = 0                   # steps between measurements; 0: every sample_interval
     metrics_budget: float = 0.15                # at most this share of training time spent measuring
     critic: str = 'procart'                     # what measures the run: the shipped critic, or a folder `artdiff critic` wrote
+    autoencoder: Optional[str] = None           # latent diffusion: the UNet learns on this autoencoder's latents (None: on pixels)
+    latent_factor: int = 1                      # pixels per latent along a side (the autoencoder's factor; 1 for pixels)
+    latent_cache: int = 0                       # paintings encoded once and trained on in epochs; 0: every batch encoded as it comes
     data: DataConfig = field(default_factory=DataConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     unet: UNetConfig = field(default_factory=lambda: UNetConfig(image_size=128, widths=(64, 128, 256, 256), attn_levels=(2, 3),
@@ -80,8 +83,33 @@ class TrainConfig:
             raise InvalidArgument('sampling.steps', f"steps ({self.sampling.steps}) must be <= the schedule's T ({self.schedule.T})")
         if self.data.batch_size % self.optim.accumulation_steps:
             raise InvalidArgument('optim.accumulation_steps', f"gradient_accumulation_steps ({self.optim.accumulation_steps}) must divide batch_size ({self.data.batch_size}): each step sums that many equal batches")
+        check_int('latent_factor', self.latent_factor, min=1); check_int('latent_cache', self.latent_cache, min=0)
+        if self.autoencoder is None:
+            if self.latent_factor != 1 or self.latent_cache:
+                raise InvalidArgument('autoencoder', "latent_factor and latent_cache belong to a latent model: name its autoencoder")
+        elif not isinstance(self.autoencoder, str) or not self.autoencoder:
+            raise InvalidArgumentType('autoencoder', f"autoencoder must be a name, a file, a folder or hf://OWNER/NAME, got {self.autoencoder!r}")
+        elif self.optim.low_res_fraction:
+            raise InvalidArgument('optim.low_res_fraction', "low_res_fraction averages pixels 2x2 and a latent model learns on latents: set it to 0")
+        if self.latent_cache and self.devices > 1:
+            raise InvalidArgument('latent_cache', f"latent_cache is for one process; with devices: {self.devices} set it to 0 (each batch encoded as it comes)")
         if self.optim.low_res_fraction and (self.unet.image_size % 2 or self.unet.image_size // 2 % self.unet.factor):
             raise InvalidArgument('optim.low_res_fraction', f"low_res_fraction: half of image_size {self.unet.image_size} must be divisible by {self.unet.factor}, as the UNet's levels need")
+
+    @property
+    def image_size(self) -> int:
+        "The side of the paintings in pixels: the UNet's, times the autoencoder's factor for a latent model."
+        return self.unet.image_size * self.latent_factor
+
+    def load_autoencoder(self):
+        "The autoencoder of a latent model (None for a pixel model), checked against the UNet: one line if it is missing or does not fit."
+        if self.autoencoder is None: return None
+        from artdiff_nb.autoencoder import load_autoencoder
+        ae = load_autoencoder(self.autoencoder)
+        if (ae.factor, ae.latent_channels) != (self.latent_factor, self.unet.num_channels):
+            raise ValueError(f"autoencoder {self.autoencoder} makes {ae.latent_channels}-channel latents at 1/{ae.factor} of the image; this "
+                             f"model's UNet takes {self.unet.num_channels} channels at 1/{self.latent_factor}: train with the autoencoder it was made for")
+        return ae
 
     def replace(self, **changes) -> 'TrainConfig':
         "A checked copy with `changes`; a component may be given as a dict of the fields to change in it."
@@ -141,7 +169,8 @@ SCHEMA: dict[str, dict[str, dict[str, tuple[str, Any]]]] = {   # file kind -> se
         'model': {'compile_model': ('compile_model', bool), 'channels_last': ('channels_last', bool)},
         'accelerator': {'precision': ('precision', PRECISIONS), 'devices': ('devices', _int)},
         'training': {'ema_decay': ('optim.ema_decay', _num), 'caption_dropout': ('optim.caption_dropout', _num),      # ours
-                     'n_sample_captions': ('n_sample_captions', _int), 'low_res_fraction': ('optim.low_res_fraction', _num)},
+                     'n_sample_captions': ('n_sample_captions', _int), 'low_res_fraction': ('optim.low_res_fraction', _num),
+                     'latent_cache': ('latent_cache', _int)},
     },
     'input_image': {
         'input_info': {'input_source': ('data.source', str), 'input_name': ('_', str), 'input_type': ('_', ('image',))},
@@ -162,7 +191,7 @@ SCHEMA: dict[str, dict[str, dict[str, tuple[str, Any]]]] = {   # file kind -> se
                              'diffusion_beta_schedule': ('schedule.beta_schedule', BETA_SCHEDULES),
                              'prediction_type': ('schedule.prediction_type', PREDICTION_TYPES), 'min_snr_gamma': ('optim.min_snr_gamma', _num),
                              'timestep_sampling': ('optim.timestep_sampling', TIMESTEP_SAMPLINGS),
-                             'size': ('_output_size', _ints), 'num_channels': ('_', (3,))},
+                             'size': ('_output_size', _ints), 'num_channels': ('_', (3,)), 'autoencoder': ('autoencoder', str)},
         'model_config': {'model_type': ('_', ('unet',)), 'widths': ('unet.widths', _ints), 'blocks_per_level': ('unet.blocks_per_level', _int),
                          'attn_levels': ('unet.attn_levels', _ints), 'cross_attn_levels': ('unet.cross_attn_levels', _ints),
                          'head_dim': ('unet.head_dim', _int), 'dropout': ('unet.dropout', _num)},
@@ -214,6 +243,20 @@ def _image_size(vals: dict, where: dict) -> None:
     if out is not None and out != vals.get('unet.image_size', TrainConfig().unet.image_size):
         raise ConfigError(f"{where['_output_size']}: 'output_type_info.size' ({out}) must equal the image input's size")
 
+def _latents(vals: dict, where: dict) -> None:
+    """A latent model: the UNet's size and channels are those of the `autoencoder`'s latents of the image input's size, read from the
+    autoencoder's settings (one line naming the key if it is missing or does not divide the size)."""
+    if vals.get('autoencoder') is None: return
+    from artdiff_nb.autoencoder import autoencoder_shape
+    try: factor, channels = autoencoder_shape(vals['autoencoder'])
+    except (OSError, ValueError, ImportError) as e:
+        raise ConfigError(f"{where['autoencoder']}: 'output_type_info.autoencoder': {str(e).splitlines()[0]}", where['autoencoder'], 'autoencoder') from None
+    size = vals.get('unet.image_size', TrainConfig().unet.image_size)
+    if size % factor:
+        raise ConfigError(f"{where['autoencoder']}: 'output_type_info.autoencoder' {vals['autoencoder']} shrinks images {factor}x, which "
+                          f"does not divide the image size {size}", where['autoencoder'], 'autoencoder')
+    vals.update({'unet.image_size': size // factor, 'unet.num_channels': channels, 'latent_factor': factor})
+
 def _caption_source(vals: dict, where: dict) -> None:
     "The caption comes with its image: its input_source may only repeat the image input's."
     cap = vals.pop('_caption_source', None)
@@ -255,7 +298,7 @@ def resolve(globals_: dict, inputs: list[tuple[dict, str]], fusion: dict, output
     add(fusion, 'fusion', names.get('fusion', 'fusion'))
     add(output, 'output_image', names.get('output', 'output'))
     files = {d: f for d, (f, _) in where.items()}
-    _image_size(vals, files); _caption_source(vals, files)
+    _image_size(vals, files); _caption_source(vals, files); _latents(vals, files)
     return build(vals, where)
 
 def set_key(docs: dict[str, dict], override: str) -> None:

@@ -6,25 +6,30 @@ Docs: https://artdiff.github.io/artdiff_nb/data.html.md"""
 
 # %% ../nbs/22_data.ipynb #3d9edc99
 from __future__ import annotations
-import queue, threading
+import json, queue, threading, time
 from collections import deque
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Optional, Sequence
 
+import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
 from torch.utils.data import IterableDataset
 from fastai.data.load import DataLoader
 from fastai.torch_core import to_detach
 
-from .core import check_int, check_float, InvalidArgument
+from .core import check_int, check_float, InvalidArgument, atomic_write
 from .captions import CaptionTokenizer
 from .images import images_to_tensor, to_uint8
 from .figures import caption_grid
-from .sources import Sample, Source, worker_pool
+from .sources import Sample, Source, worker_pool, check_part
 
 # %% auto #0
-__all__ = ['DataConfig', 'collate', 'realize_all', 'BatchStream', 'CaptionDataLoader', 'validation_samples', 'diffusion_dls']
+__all__ = ['LATENT_CACHE', 'DataConfig', 'collate', 'realize_all', 'BatchStream', 'CaptionDataLoader', 'validation_samples',
+           'diffusion_dls', 'LatentSource', 'build_latent_cache', 'save_latent_cache', 'load_latent_cache']
 
 # %% ../nbs/22_data.ipynb #77197d19
 @dataclass(frozen=True)
@@ -176,3 +181,56 @@ def diffusion_dls(source: Source | Sequence[Source], tok: CaptionTokenizer, bs: 
     mine = [s for i in range(rank * per_batch, len(valid), world * per_batch) for s in valid[i:i + per_batch]]
     valid = CaptionDataLoader(mine, tok, stream.source.image_size, bs=per_batch, create_batch=partial(collate, tok=tok), device=device)
     return DataLoaders(train, valid, device=device)
+
+# %% ../nbs/22_data.ipynb #6d735066
+LATENT_CACHE = 'latent_cache.safetensors'
+
+class LatentSource(Source):
+    """Encoded paintings as a `Source`: `latents` (N x C x h x w) and their `captions`, read in endless epochs, epoch `e` in an order
+    drawn from `(seed, e)`. Samples' images are the latents as h x w x C floats; a shard reads every `world`-th of the order."""
+    def __init__(self, latents: torch.Tensor, captions: Sequence[str], seed: int = 0):
+        if len(latents) != len(captions) or not len(captions): raise ValueError(f"{len(latents)} latents for {len(captions)} captions")
+        super().__init__(latents.shape[-1])
+        self.latents, self.captions, self.seed, self.stride, self._epoch = latents, list(captions), check_int('seed', seed, min=0), 1, None
+
+    def __len__(self): return len(self.captions)
+
+    def samples(self, n: int) -> list[Sample]:
+        out = []
+        for _ in range(n):
+            e, i = divmod(self.pos, len(self))
+            if e != self._epoch: self._order, self._epoch = np.random.default_rng([self.seed, e]).permutation(len(self)), e
+            k = int(self._order[i]); self.pos += self.stride
+            out.append(Sample(self.latents[k].float().permute(1, 2, 0).numpy(), self.captions[k], f"latent-{k}"))
+        self.served += len(out)
+        return out
+
+    def advance(self, n: int) -> None: self.pos += check_int('n', n, min=0) * self.stride
+    def shard(self, rank: int, world: int) -> None:
+        rank, world = check_part(rank, world)
+        self.pos, self.stride = self.pos + rank * self.stride, self.stride * world
+
+@torch.no_grad()
+def build_latent_cache(source: Source, autoencoder, n: int, device=None, bs: int = 64, progress: bool = False) -> tuple[torch.Tensor, list[str]]:
+    "The latents (float16, N x C x h x w, on the CPU) and captions of `source`'s next `n` paintings, encoded `bs` at a time on `device`."
+    zs, caps, t0 = [], [], time.perf_counter()
+    for i in range(0, check_int('latent_cache', n, min=1), bs):
+        got = source.samples(min(bs, n - i))
+        if not got: break
+        zs.append(autoencoder.latents(images_to_tensor([s.image for s in got]).to(device)).half().cpu()); caps += [s.caption for s in got]
+        if progress and (len(caps) % 1024 < bs or len(caps) == n):
+            print(f"latent cache: {len(caps):,} of {n:,} paintings encoded ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return torch.cat(zs), caps
+
+def save_latent_cache(path, latents: torch.Tensor, captions: Sequence[str], info: Optional[dict] = None) -> Path:
+    "Write a latent cache (whole or not at all): the latents, with the captions and `info` in the metadata."
+    meta = dict(format='artdiff_nb.latent_cache', captions=json.dumps(list(captions)), info=json.dumps(info or {}))
+    with atomic_write(path, 'wb') as f: f.write(safetensors_bytes({'latents': latents.contiguous()}, metadata=meta))
+    return Path(path)
+
+def load_latent_cache(path) -> tuple[torch.Tensor, list[str], dict]:
+    "The latents, captions and info of a latent cache `save_latent_cache` wrote."
+    with safe_open(str(path), 'pt') as f:
+        meta = f.metadata() or {}
+        if meta.get('format') != 'artdiff_nb.latent_cache': raise ValueError(f"{path} is not a latent cache")
+        return f.get_tensor('latents'), json.loads(meta['captions']), json.loads(meta.get('info', '{}'))

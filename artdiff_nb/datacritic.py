@@ -127,7 +127,7 @@ def held_out_images(cfg, n: int, size: int) -> tuple[list[str], np.ndarray, np.n
     from artdiff_nb.train import make_sources
     if cfg.data.source == 'procart' or cfg.data.source.startswith(('ws://', 'wss://')):
         raise ValueError(f"{cfg.data.source} is read once, as it streams: evaluate a run of it with the painter's critic")
-    src = make_sources(cfg.replace(unet=dict(image_size=size)))[0]
+    src = make_sources(cfg, size=size)[0]
     valid = validation_samples(src, cfg.data.valid_size)
     n = min(check_int('n', n, min=1), len(valid) // 2)
     if n < 2: raise ValueError(f"{cfg.data.source}: {len(valid)} validation rows are too few to measure with (valid_size)")

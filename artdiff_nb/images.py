@@ -24,8 +24,9 @@ def to_nchw(imgs) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2) if isinstance(imgs, np.ndarray) else imgs
 
 def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
-    "uint8 images (B x H x W x 3) as a float tensor (B x 3 x H x W) in [-1, 1]."
-    return to_nchw(np.stack(images) if not isinstance(images, np.ndarray) else images).float().div_(127.5).sub_(1)
+    "uint8 images (B x H x W x 3) as a float tensor (B x 3 x H x W) in [-1, 1]; float arrays (latents, B x h x w x C) keep their values."
+    x = to_nchw(np.stack(images) if not isinstance(images, np.ndarray) else images)
+    return x.float() if x.is_floating_point() else x.float().div_(127.5).sub_(1)
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
     "Images in [-1, 1] (B x C x H x W) as uint8 arrays (B x H x W x C), rounded to the nearest level."

@@ -82,11 +82,13 @@ def sample_timesteps(n: int, T: int, how: str = 'uniform', generator: Optional[t
 class DiffusionCB(Callback):
     """Turn `(images, ids)` into `(x_t, t, ids)` and the target `(target, weight)`. Training batch `step` draws from a
     generator seeded by `(seed, step)`; validation batch `i` from one seeded by `i`. In data-parallel training each process
-    draws for the global batch and keeps its rows (`rank`, `rank + world`, ...)."""
+    draws for the global batch and keeps its rows (`rank`, `rank + world`, ...). With an `autoencoder`, the UNet learns on its latents:
+    batches of paintings are encoded (validation batches once), batches already at the latent size (a latent cache's) are used as they are."""
     order = -10                                     # before everything that looks at the batch
     def __init__(self, sched: NoiseSchedule, caption_dropout: float = 0.1, min_snr_gamma: Optional[float] = 5.0,
-                 channels_last: bool = False, timestep_sampling: str = 'uniform', seed: int = 0, step: int = 0, low_res_steps: int = 0):
-        self.sched, self.channels_last = sched, channels_last
+                 channels_last: bool = False, timestep_sampling: str = 'uniform', seed: int = 0, step: int = 0, low_res_steps: int = 0,
+                 autoencoder: Optional[torch.nn.Module] = None):
+        self.sched, self.channels_last, self.autoencoder, self._valid_latents = sched, channels_last, autoencoder, {}
         self.p, self.gamma, self.timestep_sampling = caption_dropout, min_snr_gamma, timestep_sampling   # checked by OptimConfig
         self.seed, self.step = check_int('seed', seed, min=0), check_int('step', step, min=0)   # step: training batches drawn, kept across fits
         self.low_res_steps = check_int('low_res_steps', low_res_steps, min=0)   # training batches before this step: averaged down 2x2
@@ -100,8 +102,18 @@ class DiffusionCB(Callback):
         if device not in self._gens: self._gens[device] = torch.Generator(device)
         return self._gens[device].manual_seed(seed)
 
+    def latents(self, x: torch.Tensor) -> torch.Tensor:
+        "What the UNet learns on: `x` itself, or its latents when there is an autoencoder and `x` is paintings (validation's kept)."
+        ae = self.autoencoder
+        if ae is None or x.shape[-1] == unwrapped(self.learn.model).unet.cfg.image_size: return x
+        if not self.training and self.iter in self._valid_latents: return self._valid_latents[self.iter].to(x.device)
+        with torch.no_grad(): z = torch.cat([ae.latents(x[i:i + 64].float()) for i in range(0, len(x), 64)])
+        if not self.training: self._valid_latents[self.iter] = z
+        return z
+
     def before_batch(self):
         x0, ids = self.xb[0], self.xb[1] if len(self.xb) > 1 else self.yb[0]
+        x0 = self.latents(x0)
         if self.training and self.step < self.low_res_steps: x0 = F.avg_pool2d(x0, 2)   # progressive resizing: half the side first
         n, rows = x0.shape[0], slice(self.rank, None, self.world)
         N = n * self.world                                   # the global batch: every process draws it, and keeps its rows
@@ -199,9 +211,11 @@ class DiffusionLearner(Learner):
 
 def diffusion_learner(dls, model: torch.nn.Module, sched: NoiseSchedule, optim: Optional[OptimConfig] = None, precision: str = 'auto',
                       channels_last: bool = True, compile_model: bool = False, cbs=None, sampling: Optional[SamplingConfig] = None,
-                      seed: int = 0, total_steps: Optional[int] = None, **optim_options) -> DiffusionLearner:
+                      seed: int = 0, total_steps: Optional[int] = None, autoencoder: Optional[torch.nn.Module] = None,
+                      **optim_options) -> DiffusionLearner:
     """A `DiffusionLearner` that trains `model` (a `CaptionDiffusion`) to denoise batches of `dls`, as `optim` says
     (default `OptimConfig()`, with `optim_options` such as `lr=3e-3` overriding it); it samples as `sampling` says.
+    With an `autoencoder` (e.g. `load_autoencoder('procart-ae')`) it learns on latents and its samples are decoded.
     `seed` keys the training batches' noise; `total_steps`, the run's length, is what `optim.low_res_fraction` is a share of."""
     optim = optim if optim is not None else OptimConfig(**optim_options)
     if optim.low_res_fraction and total_steps is None: raise ValueError("low_res_fraction needs the run's total_steps")
@@ -212,8 +226,9 @@ def diffusion_learner(dls, model: torch.nn.Module, sched: NoiseSchedule, optim: 
     model = model.to(device)
     if channels_last: model.unet.to(memory_format=torch.channels_last)
     if compile_model: model.unet.compile()                       # in place: state_dict keys stay the same
+    if autoencoder is not None: autoencoder = autoencoder.to(device).eval().requires_grad_(False)
     cbs = [DiffusionCB(sched, optim.caption_dropout, optim.min_snr_gamma, channels_last, optim.timestep_sampling, seed,
-                       low_res_steps=low_res_steps)] + list(cbs or [])
+                       low_res_steps=low_res_steps, autoencoder=autoencoder)] + list(cbs or [])
     if optim.gradient_clipping: cbs.append(GradientClip(optim.gradient_clipping))
     if k > 1: cbs.append(GradientAccumulation(k * dls.train.dataset.bs))     # counts images: k batches of the stream per step
     dt = autocast_dtype(precision, torch.device(device))
@@ -222,5 +237,5 @@ def diffusion_learner(dls, model: torch.nn.Module, sched: NoiseSchedule, optim: 
     learn = DiffusionLearner(dls, model, sched, sampling, optim=optim, loss_func=diffusion_loss, opt_func=opt_func, lr=optim.lr, wd=optim.wd,
                              cbs=cbs, train_bn=True)
     learn.interval_steps = len(dls.train)                # batches per interval: global steps count full intervals, even when the last one is cut
-    learn.accumulate = k
+    learn.accumulate, learn.autoencoder = k, autoencoder
     return learn

@@ -20,30 +20,38 @@ from safetensors import safe_open
 from safetensors.torch import save_file, load_file
 
 import artdiff_nb
-from .core import cast_floats, check_choice, pick_device
-from .captions import CaptionTokenizer
-from .images import to_uint8
+from .core import cast_floats, check_choice, check_float, check_int, pick_device
+from .captions import CaptionTokenizer, PAD_ID
+from .encoder import with_null_captions
+from .images import to_uint8, fit_image, images_to_tensor
 from .figures import caption_grid, save_figure
 from .schedules import NoiseSchedule
 from .unet import CaptionDiffusion, n_params
-from .samplers import SamplingConfig, sample, image_seeds
+from .samplers import SamplingConfig, sample, image_seeds, slerp, ImageNoise
 from .critic import evaluation_paintings, SCORED, CRITIC_NAME, CRITIC_WEIGHTS, load_critic, save_critic
 from .metrics import evaluation_table
+from .autoencoder import AUTOENCODER_WEIGHTS, SHIPPED_AUTOENCODERS, save_autoencoder
 from .learner import DiffusionLearner
 from .config import TrainConfig
 from .runfolder import read_run_config, latest_checkpoint, checkpoint_complete, read_log
 
 # %% auto #0
-__all__ = ['WEIGHTS', 'CONFIG', 'TOKENIZER', 'MODEL_FILES', 'CARD_FILES', 'PRETRAINED', 'REPO_URL', 'OUTPUT_TYPES', 'make_model',
-           'make_schedule', 'is_model_folder', 'parse_hf_url', 'ArtDiffPipelineOutput', 'ArtDiffPipeline']
+__all__ = ['WEIGHTS', 'CONFIG', 'TOKENIZER', 'MODEL_FILES', 'CARD_FILES', 'PRETRAINED', 'SHIPPED_MODELS', 'REPO_URL',
+           'OUTPUT_TYPES', 'default_model', 'make_model', 'make_schedule', 'is_model_folder', 'parse_hf_url',
+           'ArtDiffPipelineOutput', 'ArtDiffPipeline']
 
 # %% ../nbs/26_pipeline.ipynb #b14b3898
 WEIGHTS, CONFIG, TOKENIZER = 'model.safetensors', 'config.json', 'tokenizer.json'
 MODEL_FILES = (WEIGHTS, CONFIG, TOKENIZER)
-CARD_FILES = ('README.md', 'samples.png', 'evaluation.json', CRITIC_WEIGHTS)    # the critic: where a run names one trained on its data
+CARD_FILES = ('README.md', 'samples.png', 'evaluation.json', CRITIC_WEIGHTS, AUTOENCODER_WEIGHTS)   # critic, autoencoder: where the model carries them
 PRETRAINED = Path(artdiff_nb.__file__).parent / 'weights' / 'pretrained'
+SHIPPED_MODELS = {'pretrained': PRETRAINED, 'pretrained-128': PRETRAINED.with_name('pretrained-128')}   # 32 px pixels; 128 px latents
 REPO_URL = 'https://github.com/artdiff/artdiff_nb'
 _REPO = re.compile(r'^[\w.-]+/[\w.-]+$')
+
+def default_model() -> str:
+    "The shipped model a front end opens when none is named: 'pretrained-128' where this install has it, else 'pretrained'."
+    return 'pretrained-128' if is_model_folder(SHIPPED_MODELS['pretrained-128']) else 'pretrained'
 
 def make_model(cfg: TrainConfig, vocab_size: int) -> CaptionDiffusion:
     "The caption encoder and UNet that `cfg` describes, for a vocabulary of `vocab_size` words."
@@ -65,10 +73,10 @@ def parse_hf_url(url: str) -> tuple[str, Optional[str]]:
 # %% ../nbs/26_pipeline.ipynb #508b328c
 def _local(name: str) -> Optional[Path]:
     "The local folder `name` means, or None when it names no local folder (then it may be a Hub repo)."
-    if name == 'pretrained':
-        if not is_model_folder(PRETRAINED):
-            raise FileNotFoundError(f"the pretrained model is not in this install ({PRETRAINED}); reproduce it with tools/train_pretrained.py")
-        return PRETRAINED
+    if name in SHIPPED_MODELS:
+        if not is_model_folder(SHIPPED_MODELS[name]):
+            raise FileNotFoundError(f"the {name} model is not in this install ({SHIPPED_MODELS[name]}); reproduce it with tools/train_pretrained.py")
+        return SHIPPED_MODELS[name]
     return Path(name) if Path(name).exists() else None
 
 def _repo(name: str, revision: Optional[str]) -> tuple[str, Optional[str]]:
@@ -122,6 +130,22 @@ def _seeds(seed, generator, n: int) -> list[int]:
     draw = lambda g, k: [int(s) for s in torch.randint(0, 2**31 - 1, (k,), generator=g, device=g.device)]
     return [draw(g, 1)[0] for g in gens] if gens is not None else draw(generator, n)
 
+def _output(x: torch.Tensor, output_type: str) -> ArtDiffPipelineOutput:
+    "Images in [-1, 1] (B x 3 x H x W) as the pipeline returns them: PIL images, floats in [0, 1] ('np') or uint8 arrays."
+    if output_type == 'np': return ArtDiffPipelineOutput(((x.float() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy())
+    images = to_uint8(x)
+    return ArtDiffPipelineOutput(images if output_type == 'uint8' else [Image.fromarray(im) for im in images])
+
+def _as_pil(im) -> Image.Image:
+    "An init image as PIL: a PIL image, a file PIL can read, or a uint8 array (H x W, H x W x 3 or x 4); one line otherwise."
+    if isinstance(im, Image.Image): return im
+    if isinstance(im, (str, os.PathLike)):
+        try:
+            with Image.open(im) as f: f.load(); return f.copy()
+        except (OSError, Image.DecompressionBombError) as e: raise ValueError(f"{im}: not an image that can be read ({e.__class__.__name__})") from None
+    if isinstance(im, np.ndarray) and im.dtype == np.uint8 and (im.ndim == 2 or (im.ndim == 3 and im.shape[2] in (3, 4))): return Image.fromarray(im)
+    raise TypeError(f"an init image must be a PIL image, an image file or a uint8 array (H x W x 3), got {type(im).__name__}")
+
 def _dataset(source: str) -> tuple[str, str]:
     "(id, name) of the dataset a run trained on, as a model card names it."
     if source == 'procart': return 'procart', "procedural art (artdiff_nb's painter)"
@@ -134,11 +158,14 @@ class ArtDiffPipeline(ModelHubMixin, library_name='artdiff_nb', pipeline_tag='te
     """Caption to painting: `model` (caption encoder and UNet, EMA weights), `tokenizer`, and the `config` the model was trained
     with, whose `sampling` is how it draws unless a call says otherwise. `step`: training steps behind the weights; `name`: what
     it was loaded as; `home`: its training run folder (None for a shared model); `source`: the folder its weights came from;
-    `evaluation`: what `evaluate` measured of it, if anything; `training_seconds`: how long it trained, when known."""
+    `evaluation`: what `evaluate` measured of it, if anything; `training_seconds`: how long it trained, when known.
+    A latent model (`config.autoencoder`) samples latents and decodes them with `autoencoder` (default: the one its config names)."""
     def __init__(self, model: CaptionDiffusion, tokenizer: CaptionTokenizer, config: TrainConfig, noise_schedule: Optional[NoiseSchedule] = None,
                  step: int = 0, name: str = 'artdiff', home: Optional[Path] = None, source: Optional[Path] = None,
-                 evaluation: Optional[dict] = None, training_seconds: Optional[float] = None):
+                 evaluation: Optional[dict] = None, training_seconds: Optional[float] = None, autoencoder: Optional[torch.nn.Module] = None):
         self.model, self.tokenizer, self.config = model, tokenizer, config
+        ae = autoencoder if autoencoder is not None or config.autoencoder is None else config.load_autoencoder()
+        self.autoencoder = None if ae is None else ae.to(self.device).eval()
         self.noise_schedule = noise_schedule if noise_schedule is not None else make_schedule(config)
         self.step, self.name, self.evaluation, self.training_seconds = step, name, evaluation, training_seconds
         self.home, self.source = (None if p is None else Path(p) for p in (home, source))
@@ -149,7 +176,9 @@ class ArtDiffPipeline(ModelHubMixin, library_name='artdiff_nb', pipeline_tag='te
     @property
     def sampling(self) -> SamplingConfig: return self.config.sampling
     @property
-    def image_size(self) -> int: return self.config.unet.image_size
+    def image_size(self) -> int: return self.config.image_size
+    @property
+    def is_latent(self) -> bool: return self.autoencoder is not None
     @property
     def device(self) -> torch.device: return next(self.model.parameters()).device
     @property
@@ -161,7 +190,34 @@ class ArtDiffPipeline(ModelHubMixin, library_name='artdiff_nb', pipeline_tag='te
 
     def to(self, device='auto') -> 'ArtDiffPipeline':
         "Move the model to `device` ('auto': the GPU when there is one); returns the pipeline, as diffusers' `to` does."
-        self.model.to(pick_device(device)); return self
+        self.model.to(pick_device(device))
+        if self.autoencoder is not None: self.autoencoder.to(pick_device(device))
+        return self
+
+    def _negatives(self, negative_caption, n: int) -> Optional[tuple]:
+        "Token ids and mask of the negative captions (one for all `n`, or `n`), or None where every one is empty."
+        if negative_caption is None: return None
+        negs = [negative_caption] * n if isinstance(negative_caption, str) else list(negative_caption)
+        if len(negs) != n or not all(isinstance(c, str) for c in negs): raise ValueError(f"give one negative caption, or one per caption ({n})")
+        empty = torch.tensor([not c.strip() for c in negs])               # empty: guidance from the empty caption, as without one
+        if empty.all(): return None
+        ids = with_null_captions(self.tokenizer(negs)[0], empty)
+        return ids, ids != PAD_ID
+
+    @torch.no_grad()
+    def init_latents(self, image, n: int) -> torch.Tensor:
+        "What img2img starts from: `image` (one for all `n` captions, or a list of `n`) fitted to the model's size, as the UNet sees it."
+        ims = list(image) if isinstance(image, (list, tuple)) else [image] * n
+        if len(ims) != n: raise ValueError(f"got {len(ims)} init images for {n} captions")
+        x = images_to_tensor([fit_image(_as_pil(im), self.image_size) for im in ims]).to(self.device)
+        return x if self.autoencoder is None else torch.cat([self.autoencoder.latents(x[i:i + 32]) for i in range(0, n, 32)])
+
+    @torch.no_grad()
+    def to_pixels(self, x: torch.Tensor) -> torch.Tensor:
+        "What the UNet made (`x_t` or a clean estimate) as images in [-1, 1]: a latent model's decoded, a pixel model's as they are."
+        if self.autoencoder is None: return x.clamp(-1, 1)
+        x = x.to(self.device, torch.float32)
+        return torch.cat([self.autoencoder.decode(x[i:i + 32]) for i in range(0, len(x), 32)]).clamp(-1, 1)
 
     def settings(self, sampling: Optional[SamplingConfig] = None, num_inference_steps: Optional[int] = None,
                  guidance_scale: Optional[float] = None, sampler: Optional[str] = None, eta: Optional[float] = None) -> SamplingConfig:
@@ -171,25 +227,60 @@ class ArtDiffPipeline(ModelHubMixin, library_name='artdiff_nb', pipeline_tag='te
     @torch.no_grad()
     def __call__(self, captions: Union[str, Sequence[str]], num_inference_steps: Optional[int] = None, guidance_scale: Optional[float] = None,
                  sampler: Optional[str] = None, eta: Optional[float] = None, generator=None, seed=None, callback: Optional[Callable] = None,
-                 output_type: str = 'pil', sampling: Optional[SamplingConfig] = None, progress: bool = False) -> ArtDiffPipelineOutput:
+                 output_type: str = 'pil', sampling: Optional[SamplingConfig] = None, progress: bool = False,
+                 image=None, strength: float = 0.8, negative_caption=None) -> ArtDiffPipelineOutput:
         """Paintings for `captions` (one, or a list). Options left None keep `sampling` (default: the model's own). `seed`: an int
         (image i gets seed + i) or one per image; `generator`: a `torch.Generator` (or one per image) to draw the seeds from;
-        neither: random. `callback(i, t, x_t, pred_x0)` sees every step. `output_type`: 'pil' (a list of PIL images), 'np'
-        (floats in [0, 1], B x H x W x 3, as diffusers gives) or 'uint8' (B x H x W x 3). `progress`: a bar over the steps."""
+        neither: random. `callback(i, t, x_t, pred_x0)` sees every step (a latent model's latents: `to_pixels` shows them).
+        `output_type`: 'pil' (a list of PIL images), 'np' (floats in [0, 1], B x H x W x 3, as diffusers gives) or 'uint8'
+        (B x H x W x 3). `progress`: a bar over the steps. img2img: `image` (a PIL image, a file, a uint8 array, or one per caption),
+        fitted as training images are, is noised and repainted under the caption; `strength` in [0, 1] is how much of the
+        sampling runs (0 returns the image, 1 ignores it). `negative_caption` (one for all, or one per caption; '' is none):
+        guidance pushes away from it instead of from the empty caption."""
         captions = [captions] if isinstance(captions, str) else list(captions)
         check_choice('output_type', output_type, OUTPUT_TYPES)
         s = self.settings(sampling, num_inference_steps, guidance_scale, sampler, eta)
+        strength = check_float('strength', strength, 0, 1)
+        init = None if image is None else self.init_latents(image, len(captions))
+        negative = self._negatives(negative_caption, len(captions))
         seeds = _seeds(seed, generator, len(captions))
         ids, mask = self.tokenizer(captions)
         was = self.model.training; self.model.eval()
-        try: x = sample(self.model, ids, mask, self.noise_schedule, self.image_size, s, seed=seeds,
-                        channels=self.config.unet.num_channels, callback=callback, progress=progress)
+        if self.is_latent: s = s.replace(clip_x0=False)             # latents are not bounded as pixels are
+        try: x = self.to_pixels(sample(self.model, ids, mask, self.noise_schedule, self.config.unet.image_size, s, seed=seeds,
+                                       channels=self.config.unet.num_channels, callback=callback, progress=progress, init=init, strength=strength,
+                                       negative=negative))
         finally: self.model.train(was)
-        if output_type == 'np': return ArtDiffPipelineOutput(((x.float() + 1) / 2).clamp(0, 1).permute(0, 2, 3, 1).cpu().numpy())
-        images = to_uint8(x)
-        return ArtDiffPipelineOutput(images if output_type == 'uint8' else [Image.fromarray(im) for im in images])
+        return _output(x, output_type)
 
 # %% ../nbs/26_pipeline.ipynb #16fe71fc
+@patch
+@torch.no_grad()
+def walk(self: ArtDiffPipeline, caption_a: str, caption_b: str, n: int = 8, seed: int = 0, two_noises: bool = False,
+         output_type: str = 'pil', **options) -> ArtDiffPipelineOutput:
+    """`n` paintings along a walk from `caption_a` to `caption_b`: the captions' encodings (every token's, and the pooled one)
+    interpolated spherically with the noise held fixed (`seed`), or, with `two_noises`, the noise too, from `seed` to `seed + 1`.
+    `options` are the call's (num_inference_steps, guidance_scale, sampler, eta, sampling)."""
+    if not isinstance(caption_a, str) or not isinstance(caption_b, str): raise TypeError("a walk goes from one caption to another: give two strings")
+    n = check_int('n', n, min=2, max=64)
+    check_choice('output_type', output_type, OUTPUT_TYPES)
+    s = self.settings(options.pop('sampling', None), **options)
+    ids, mask = self.tokenizer([caption_a, caption_b])
+    was = self.model.training; self.model.eval()
+    try:
+        ctx, m, pooled = self.model.encode(ids.to(self.device), mask.to(self.device))
+        ws = torch.linspace(0, 1, n).tolist()
+        masks = torch.stack([m[0] if w == 0 else m[1] if w == 1 else m[0] | m[1] for w in ws])   # the ends read their own tokens alone
+        enc = (torch.stack([slerp(ctx[0], ctx[1], w) for w in ws]), masks, torch.stack([slerp(pooled[0], pooled[1], w) for w in ws]))
+        shape = (self.config.unet.num_channels, self.config.unet.image_size, self.config.unet.image_size)
+        a, b = ImageNoise([seed, seed + 1]).randn(shape)
+        x_T = torch.stack([slerp(a.flatten(), b.flatten(), w).view(shape) if two_noises else a for w in ws])
+        if self.is_latent: s = s.replace(clip_x0=False)
+        x = self.to_pixels(sample(self.model, ids[:1].expand(n, -1), mask[:1].expand(n, -1), self.noise_schedule, self.config.unet.image_size, s,
+                                  seed=[seed] * n, channels=shape[0], encoded=enc, x_T=x_T))
+    finally: self.model.train(was)
+    return _output(x, output_type)
+
 @patch
 def _save_pretrained(self: ArtDiffPipeline, save_directory: Path) -> None:
     "The mixin's hook: weights (float16), config, tokenizer, the evaluation if any, and a grid of samples."
@@ -201,6 +292,9 @@ def _save_pretrained(self: ArtDiffPipeline, save_directory: Path) -> None:
     cfg = self.config.to_dict()
     if self.config.critic != CRITIC_NAME:                           # the folder carries the critic that measures the model
         save_critic(load_critic(self.config.critic), d / CRITIC_WEIGHTS); cfg['critic'] = CRITIC_WEIGHTS
+    ae = self.config.autoencoder                                      # a shipped or Hub autoencoder is named; any other, carried
+    if ae is not None and ae not in SHIPPED_AUTOENCODERS and not ae.startswith('hf://'):
+        save_autoencoder(self.autoencoder, d / AUTOENCODER_WEIGHTS, getattr(self.autoencoder, 'info', None)); cfg['autoencoder'] = AUTOENCODER_WEIGHTS
     (d / CONFIG).write_text(json.dumps(cfg, indent=1))
     self.tokenizer.save(d / TOKENIZER)
     if self.evaluation: (d / 'evaluation.json').write_text(json.dumps(self.evaluation, indent=1))
@@ -231,7 +325,7 @@ def save_pretrained(self: ArtDiffPipeline, save_directory, *, config=None, repo_
 @patch(cls_method=True)
 def from_pretrained(cls: ArtDiffPipeline, pretrained_model_name_or_path='pretrained', *, device='auto', revision: Optional[str] = None,
                     **hub_kwargs) -> ArtDiffPipeline:
-    """The pipeline of `pretrained_model_name_or_path`: 'pretrained' (shipped), a model folder, a training run folder (its newest
+    """The pipeline of `pretrained_model_name_or_path`: 'pretrained' or 'pretrained-128' (shipped), a model folder, a training run folder (its newest
     checkpoint) or one of its checkpoints, hf://OWNER/NAME[@REVISION] or OWNER/NAME on the Hub; on `device` ('auto': the GPU when
     there is one). `hub_kwargs` go to huggingface_hub: token, cache_dir, force_download, local_files_only."""
     name, dev = str(pretrained_model_name_or_path), pick_device(device)
@@ -262,13 +356,15 @@ def _from_folder(cls, folder: Path, config: Optional[dict], device: torch.device
     if meta.get('format') != 'artdiff_nb.model': raise ValueError(f"{folder / WEIGHTS} is not an artdiff_nb model")
     cfg = TrainConfig.from_dict(config if config is not None else json.loads((folder / CONFIG).read_text()))
     if cfg.critic == CRITIC_WEIGHTS: cfg = cfg.replace(critic=str(folder / CRITIC_WEIGHTS))     # the critic it carries
+    if cfg.autoencoder == AUTOENCODER_WEIGHTS: cfg = cfg.replace(autoencoder=str(folder / AUTOENCODER_WEIGHTS))   # and autoencoder
+    ae = cfg.load_autoencoder()                                       # one line if it is missing or does not fit, before the weights
     tok = CaptionTokenizer.load(folder / TOKENIZER)
     model = make_model(cfg, len(tok))
     model.load_state_dict(cast_floats(load_file(folder / WEIGHTS), torch.float32))
     ev = json.loads((folder / 'evaluation.json').read_text()) if (folder / 'evaluation.json').is_file() else None
     secs = float(meta['training_seconds']) if 'training_seconds' in meta else None
     return cls(model.to(device).eval(), tok, cfg, step=int(meta.get('step', 0)), name=str(folder), source=folder, evaluation=ev,
-               training_seconds=secs)
+               training_seconds=secs, autoencoder=ae)
 
 def _from_run(cls, path: Path, device: torch.device) -> ArtDiffPipeline:
     "A pipeline from a training run folder (its newest complete checkpoint) or one of its checkpoints: the EMA weights."
@@ -277,12 +373,13 @@ def _from_run(cls, path: Path, device: torch.device) -> ArtDiffPipeline:
     else: raise FileNotFoundError(f"{path} is not a model folder, a run folder or one of its checkpoints")
     if ck is None: raise FileNotFoundError(f"{path} has no complete checkpoint yet")
     cfg, tok = read_run_config(run), CaptionTokenizer.load(run / 'tokenizer.json')
+    ae = cfg.load_autoencoder()
     model = make_model(cfg, len(tok))
     model.load_state_dict(load_file(ck / 'ema.safetensors'))
     log = read_log(run / 'training_log.csv') if (run / 'training_log.csv').is_file() else []
     secs = next((r['elapsed_s'] for r in reversed(log) if r.get('elapsed_s') is not None), None)
     return cls(model.to(device).eval(), tok, cfg, step=json.loads((ck / 'state.json').read_text())['step'], name=run.name, home=run,
-               source=ck, training_seconds=secs)
+               source=ck, training_seconds=secs, autoencoder=ae)
 
 # %% ../nbs/26_pipeline.ipynb #c296214c
 def _layers(n: int) -> str: return f"{n} transformer layer{'s' if n > 1 else ''}" if n else 'no transformer layers (a bag of word embeddings)'
@@ -290,7 +387,8 @@ def _layers(n: int) -> str: return f"{n} transformer layer{'s' if n > 1 else ''}
 def _recipe(cfg: TrainConfig) -> list[tuple[str, str]]:
     "The training settings a model card lists."
     u, o, s = cfg.unet, cfg.optim, cfg.schedule
-    return [('image size', f"{u.image_size} px"), ('UNet widths', ', '.join(map(str, u.widths)) + f" ({u.blocks_per_level} block{'s' if u.blocks_per_level > 1 else ''} per level)"),
+    latent = [('autoencoder', f"{cfg.autoencoder}: the UNet learns on {u.image_size} x {u.image_size} x {u.num_channels} latents")] if cfg.autoencoder else []
+    return [('image size', f"{cfg.image_size} px"), *latent, ('UNet widths', ', '.join(map(str, u.widths)) + f" ({u.blocks_per_level} block{'s' if u.blocks_per_level > 1 else ''} per level)"),
             ('attention', f"self at levels {list(u.attn_levels)}, cross at {list(u.cross_attn_levels)}"),
             ('caption encoder', f"{_layers(cfg.encoder.num_layers)}, width {cfg.encoder.embedding_dim}"),
             ('noise', f"{s.T} steps, {s.beta_schedule}, {s.prediction_type}, {o.timestep_sampling.replace('_', '-')} timesteps" + (f", min-SNR gamma {o.min_snr_gamma:g}" if o.min_snr_gamma else '')),
@@ -363,7 +461,8 @@ def pipeline(self: DiffusionLearner) -> ArtDiffPipeline:
     cfg = getattr(self, 'train_config', None) or TrainConfig(unet=model.unet.cfg, encoder=model.encoder.cfg, schedule=self.sched.cfg,
                                                              optim=self.optim_config, output_folder=str(self.path))
     diffusion = getattr(self, 'diffusion_cb', None)
-    return ArtDiffPipeline(model, self.tok, cfg.replace(sampling=self.sampling), self.sched, step=diffusion.step if diffusion else 0, name=Path(self.path).name)
+    return ArtDiffPipeline(model, self.tok, cfg.replace(sampling=self.sampling), self.sched, step=diffusion.step if diffusion else 0,
+                           name=Path(self.path).name, autoencoder=getattr(self, 'autoencoder', None))
 
 @patch
 def predict(self: DiffusionLearner, caption: str, seed: int = 0, **options) -> np.ndarray:

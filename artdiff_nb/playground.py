@@ -20,7 +20,7 @@ from .images import to_uint8
 from .figures import labelled_grid, heatmap_rgb
 from .vocabulary import STYLES, GENRES, COLOURS, title_words
 from .samplers import SAMPLERS, SamplingConfig, Trajectory
-from .pipeline import ArtDiffPipeline
+from .pipeline import ArtDiffPipeline, default_model
 from .unet import cross_attention_maps
 
 # %% auto #0
@@ -75,11 +75,14 @@ def _width(w: str) -> W.Layout: return W.Layout(width=w)
 
 class Playground(W.VBox):
     """An ipywidgets caption playground for `model`: an `ArtDiffPipeline`, or any name `ArtDiffPipeline.from_pretrained` takes
-    ('pretrained', a model or run folder, a checkpoint, OWNER/NAME), loaded on `device`. `display(Playground(...))` in Jupyter,
-    VS Code or Voila. `images` holds the last drawn images (uint8, N x H x W x 3)."""
-    def __init__(self, model='pretrained', device='auto', caption: Optional[str] = None, scale: int = 4):
-        self.pipe = model if isinstance(model, ArtDiffPipeline) else ArtDiffPipeline.from_pretrained(model, device=device)
-        self.tok, self.scale, self.images, self.traj = self.pipe.tokenizer, scale, None, None
+    ('pretrained-128', 'pretrained', a model or run folder, a checkpoint, OWNER/NAME; default: the shipped one, 128 px where
+    it ships), loaded on `device`. `display(Playground(...))` in Jupyter,
+    VS Code or Voila. `images` holds the last drawn images (uint8, N x H x W x 3); `scale`: how many screen pixels a painting's pixel
+    takes (default: 128 px paintings at 1, 32 px ones at 4)."""
+    def __init__(self, model=None, device='auto', caption: Optional[str] = None, scale: Optional[int] = None):
+        self.pipe = model if isinstance(model, ArtDiffPipeline) else ArtDiffPipeline.from_pretrained(model or default_model(), device=device)
+        self.tok, self.images, self.traj = self.pipe.tokenizer, None, None
+        self.scale = scale or max(1, 128 // self.pipe.image_size)
         self._caption_controls(); self._sampling_controls(self.pipe.sampling); self._output_controls()
         self._syncing = False
         self._wire()
@@ -217,7 +220,7 @@ class Playground(W.VBox):
         if self.traj is None: return
         i, tr = self.step_slider.value, self.traj
         n = tr.x[i].shape[0]
-        imgs = np.concatenate([to_uint8(tr.x[i]), to_uint8(tr.x0[i].clamp(-1, 1))])
+        imgs = np.concatenate([to_uint8(self.pipe.to_pixels(tr.x[i])), to_uint8(self.pipe.to_pixels(tr.x0[i]))])   # a latent model's, decoded
         self.image.value = labelled_grid(imgs, [f"x_t, t={tr.t[i]}"] * n + ["predicted x0"] * n, ncols=n, scale=self.scale, label_lines=1,
                                          title=f"step {i + 1} of {len(tr.t)}: the sample (top) and the model's clean estimate (bottom)")
 
@@ -232,6 +235,7 @@ class Playground(W.VBox):
         pick = [j for j, w in enumerate(toks) if w not in ('/', NULL)][:15]
         size = img.shape[1]
         heatmaps = [np.asarray(Image.fromarray(heatmap_rgb(avg[..., j].numpy())).resize((size, size), Image.NEAREST)) for j in pick]
+        heatmaps = [(0.35 * img[0] + 0.65 * h).round().astype(np.uint8) for h in heatmaps]      # laid over the painting: where, in it
         name = lambda j: toks[j] if self.tok.stoi.get(toks[j], UNK_ID) != UNK_ID else f"{toks[j]} (unknown)"
         self._show(np.stack([img[0], *heatmaps]), ['painting'] + [name(j) for j in pick],
                    f"where each word acts (cross-attention at step {i + 1} of {len(tr.t)}, bright = attends more): {cap}", ncols=8, label_lines=2)
@@ -264,12 +268,13 @@ def _playground_notebook(model: str, device: str) -> str:
     return json.dumps(dict(cells=[dict(cell_type='code', metadata={}, execution_count=None, outputs=[], source=cell)], nbformat=4, nbformat_minor=5,
                            metadata=dict(kernelspec=dict(name='python3', display_name='Python 3', language='python'))))
 
-def serve_playground(model: str = 'pretrained', port: int = 8866, device: str = 'auto', open_browser: bool = True) -> int:
+def serve_playground(model: Optional[str] = None, port: int = 8866, device: str = 'auto', open_browser: bool = True) -> int:
     """Serve the playground of `model` with Voila at http://127.0.0.1:`port` until Ctrl-C; returns Voila's exit status.
     The model is loaded here first, so a bad name fails in one line (and a Hub model is in the cache for the kernel)."""
     voila = shutil.which('voila', path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     if voila is None: raise FileNotFoundError("the browser playground runs on Voila, which is not installed: pip install 'artdiff_nb[playground]' "
                                               "(or pip install voila); in Jupyter, display(Playground(...)) needs nothing more")
+    model = model or default_model()
     pipe = ArtDiffPipeline.from_pretrained(model, device=device)
     model = str(Path(model).resolve()) if Path(model).exists() else model
     with tempfile.TemporaryDirectory(prefix='artdiff-playground-') as d:

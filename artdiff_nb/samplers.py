@@ -21,7 +21,7 @@ from .encoder import null_caption
 
 # %% auto #0
 __all__ = ['SAMPLERS', 'SPACINGS', 'Sampler', 'DDPMSampler', 'DDIMSampler', 'DPMSolverPP2M', 'SamplingConfig', 'GuidedDenoiser',
-           'image_seeds', 'ImageNoise', 'Trajectory', 'sample', 'generate']
+           'slerp', 'image_seeds', 'ImageNoise', 'Trajectory', 'sample', 'generate']
 
 # %% ../nbs/13_samplers.ipynb #514b68d9
 class Sampler:
@@ -149,12 +149,15 @@ def _cat_cond(cond, uncond):
             torch.cat([_pad_tokens(cond[1], n), _pad_tokens(uncond[1], n)]), torch.cat([cond[2], uncond[2]]))
 
 class GuidedDenoiser:
-    "Classifier-free guidance around `model`: called with `(x_t, t)`, returns `out_null + g * (out_caption - out_null)`."
-    def __init__(self, model, ids: torch.Tensor, mask: torch.Tensor, guidance_scale: float = 1.0):
+    """Classifier-free guidance around `model`: called with `(x_t, t)`, returns `out_null + g * (out_caption - out_null)`.
+    With `negative` (token ids and mask of negative captions), guidance pushes away from them instead of from the empty caption."""
+    def __init__(self, model, ids: torch.Tensor, mask: torch.Tensor, guidance_scale: float = 1.0, negative: Optional[tuple] = None,
+                 encoded: Optional[tuple] = None):
         p = next(model.parameters())
         self.model, self.scale, self.device, self.dtype = model, guidance_scale, p.device, p.dtype
-        cond = model.encode(ids.to(p.device), mask.to(p.device))
-        self.cond = cond if guidance_scale == 1.0 else _cat_cond(cond, model.encode(*null_caption(ids.shape[0], p.device)))
+        cond = model.encode(ids.to(p.device), mask.to(p.device)) if encoded is None else encoded      # `encoded`: (ctx, mask, pooled) given
+        away = null_caption(ids.shape[0], p.device) if negative is None else tuple(t.to(p.device) for t in negative)
+        self.cond = cond if guidance_scale == 1.0 else _cat_cond(cond, model.encode(*away))
 
     def __call__(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
         guided = self.scale != 1.0
@@ -163,6 +166,16 @@ class GuidedDenoiser:
         if not guided: return out
         out_caption, out_null = out.chunk(2)
         return out_null + self.scale * (out_caption - out_null)
+
+def slerp(a: torch.Tensor, b: torch.Tensor, w: float, eps: float = 1e-6) -> torch.Tensor:
+    """Spherical interpolation from `a` (w = 0) to `b` (w = 1) along the last axis: the path keeps the vectors' length where a
+    straight line would shrink it; straight (lerp) where the two are parallel or one is zero."""
+    na, nb = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
+    cos = ((a * b).sum(-1, keepdim=True) / (na * nb).clamp_min(eps)).clamp(-1, 1)
+    omega = torch.acos(cos)
+    so = torch.sin(omega)
+    curved = (torch.sin((1 - w) * omega) * a + torch.sin(w * omega) * b) / so.clamp_min(eps)
+    return torch.where((so > 1e-4) & (na > eps) & (nb > eps), curved, (1 - w) * a + w * b)
 
 def image_seeds(seed, n: int) -> list[int]:
     "One seed per image: `seed` None (random), an int (image i gets seed + i), or a list of `n` ints."
@@ -199,26 +212,38 @@ def _progress(steps, show: bool):
 @torch.no_grad()
 def sample(model, ids: torch.Tensor, mask: Optional[torch.Tensor], sched: NoiseSchedule, image_size: int,
            sampling: Optional[SamplingConfig] = None, seed=None, channels: int = 3, callback: Optional[Callable] = None,
-           return_trajectory: bool = False, progress: bool = False, **options):
+           return_trajectory: bool = False, progress: bool = False, init: Optional[torch.Tensor] = None, strength: float = 1.0,
+           negative: Optional[tuple] = None, encoded: Optional[tuple] = None, x_T: Optional[torch.Tensor] = None, **options):
     """Images (B x C x H x W in [-1, 1]) for the captions `ids`/`mask`, drawn as `sampling` says (default `SamplingConfig()`),
     with `options` (sampler, steps, guidance_scale, eta, clip_x0, spacing) overriding it. `seed`: see `image_seeds`.
-    `callback(i, t, x_t, pred_x0)` is called at every step; `return_trajectory` also returns a `Trajectory`."""
+    `callback(i, t, x_t, pred_x0)` is called at every step; `return_trajectory` also returns a `Trajectory`.
+    img2img (SDEdit): with `init` images (B x C x H x W), only the last `strength` of the steps run, from `init` noised to the
+    first of them: 0 returns `init`, 1 ignores it. `negative`: `(ids, mask)` of negative captions, one per image (see `GuidedDenoiser`).
+    `encoded`: the captions' encodings `(ctx, mask, pooled)` to use as they are (a walk between captions); `x_T`: the starting noise."""
     cfg = (sampling or SamplingConfig()).replace(**options)
     image_size = check_int('image_size', image_size, min=8)
+    strength = check_float('strength', strength, 0, 1)
     device = next(model.parameters()).device
     mask = ids != PAD_ID if mask is None else mask
     noise = ImageNoise(image_seeds(seed, ids.shape[0]), device)
-    denoiser = GuidedDenoiser(model, ids, mask, cfg.guidance_scale)
-    sampler = SAMPLERS[cfg.sampler](sched, sched.timesteps(cfg.steps, cfg.spacing), eta=cfg.eta, clip_x0=cfg.clip_x0)
-    trajectory = Trajectory() if return_trajectory else None
+    denoiser = GuidedDenoiser(model, ids, mask, cfg.guidance_scale, negative, encoded)
+    timesteps = sched.timesteps(cfg.steps, cfg.spacing)
     x = noise.randn((channels, image_size, image_size))
+    if x_T is not None: x = x_T.to(device, x.dtype).expand_as(x).clone()
+    if init is not None and strength < 1:
+        if tuple(init.shape) != tuple(x.shape): raise ValueError(f"init images are {tuple(init.shape)}; this model draws {tuple(x.shape)}")
+        timesteps = timesteps[len(timesteps) - round(strength * len(timesteps)):]
+        init = init.to(device, x.dtype)
+        x = sched.add_noise(init, x, torch.full((x.shape[0],), timesteps[0], device=device)) if timesteps else init
+    sampler = SAMPLERS[cfg.sampler](sched, timesteps, eta=cfg.eta, clip_x0=cfg.clip_x0)
+    trajectory = Trajectory() if return_trajectory else None
     for i in _progress(range(len(sampler.timesteps)), progress):
         t = sampler.timesteps[i]
         x_prev, pred_x0 = sampler.step(denoiser(x, t), i, x, noise.randn(x.shape[1:]) if sampler.needs_noise(i) else None)
         for cb in (callback, trajectory):
             if cb is not None: cb(i, t, x, pred_x0)
         x = x_prev
-    x = x.clamp(-1, 1)
+    if cfg.clip_x0: x = x.clamp(-1, 1)                  # pixels end in [-1, 1]; latents (clip_x0 off) are not bounded
     return (x, trajectory) if return_trajectory else x
 
 def generate(model, tok, sched: NoiseSchedule, captions: Sequence[str], image_size: int, sampling: Optional[SamplingConfig] = None,

@@ -202,7 +202,7 @@ def create_app(pipe, max_batch: int = 16, batch_window_ms: float = 20, timeout: 
         app.state.batcher.task.cancel()
 
     app = FastAPI(title='artdiff_nb', version=artdiff_nb.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description=f"Caption-to-image diffusion, trained on {cfg.data.source} at {cfg.unet.image_size}px; EIR's /predict.")
+                  description=f"Caption-to-image diffusion, trained on {cfg.data.source} at {cfg.image_size}px; EIR's /predict.")
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     _readable_errors(app)
     _add_predict(app, pipe, timeout)
@@ -213,7 +213,7 @@ def create_app(pipe, max_batch: int = 16, batch_window_ms: float = 20, timeout: 
         return {'model': {'run': pipe.name, 'checkpoint': pipe.source.name if pipe.source else None, 'step': pipe.step,
                           'parameters': pipe.num_parameters, 'widths': list(cfg.unet.widths),
                           'prediction_type': cfg.schedule.prediction_type, 'schedule': cfg.schedule.beta_schedule, 'T': cfg.schedule.T},
-                'image': {'size': cfg.unet.image_size, 'channels': cfg.unet.num_channels, 'encoding': 'base64 float32 C x H x W in [0, 1]'},
+                'image': {'size': cfg.image_size, 'channels': 3, 'encoding': 'base64 float32 C x H x W in [0, 1]'},
                 'vocabulary': {'size': len(pipe.tokenizer), 'max_length': pipe.tokenizer.max_length},
                 'training': {'source': cfg.data.source, 'batch_size': cfg.data.batch_size, 'lr': cfg.optim.lr, 'steps': pipe.step},
                 'defaults': pipe.sampling.options(),

@@ -6,7 +6,7 @@ Docs: https://artdiff.github.io/artdiff_nb/train.html.md"""
 
 # %% ../nbs/29_train.ipynb #b7c1adbd
 from __future__ import annotations
-import contextlib, math, shutil
+import contextlib, math, shutil, time
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -17,7 +17,7 @@ from fastai.callback.schedule import ParamScheduler
 from .core import check_int, pick_device
 from .captions import CaptionTokenizer
 from .sources import Source, ProcArtSource
-from .data import diffusion_dls
+from .data import diffusion_dls, LatentSource, LATENT_CACHE, build_latent_cache, save_latent_cache, load_latent_cache
 from .config import TrainConfig, ConfigError
 from .learner import diffusion_learner, lr_schedule
 from .runfolder import (latest_checkpoint, load_checkpoint, restore_optimizer, set_rng_state, process_rng, truncate_log,
@@ -31,10 +31,10 @@ from .critic import load_critic
 __all__ = ['make_sources', 'make_tokenizer', 'train']
 
 # %% ../nbs/29_train.ipynb #3c008a87
-def make_sources(cfg: TrainConfig, rank: int = 0) -> list[Source]:
+def make_sources(cfg: TrainConfig, rank: int = 0, size: Optional[int] = None) -> list[Source]:
     """The training sources named by `cfg.data.source`: one, or one WebSocket connection per `dataloader_workers`
-    (their worker ids distinct across the processes of a data-parallel run: process `rank` has its own)."""
-    d, size = cfg.data, cfg.unet.image_size
+    (their worker ids distinct across the processes of a data-parallel run: process `rank` has its own), at `size` px (default the run's)."""
+    d, size = cfg.data, size or cfg.image_size
     if d.source == 'procart': return [ProcArtSource(seed=d.seed, image_size=size, field_dropout=d.painter_field_dropout)]
     if d.source.startswith(('ws://', 'wss://')):
         from artdiff_nb.stream import WebSocketSource
@@ -110,6 +110,19 @@ def _tokenizer(cfg: TrainConfig, run: Path, resume: bool, srcs: Sequence[Source]
         else: tok = make_tokenizer(cfg, srcs[0]); tok.save(run / 'tokenizer.json')
     return procs.broadcast(tok if procs.is_main else None)
 
+def _latent_cache(cfg: TrainConfig, run: Path, src: Source, ae, device, progress) -> LatentSource:
+    """The run's latent cache as a source: read back from the run folder, or encoded from `src`'s next `latent_cache` paintings
+    and written there first (its time kept in the file's info, and counted in the run's elapsed time by the caller)."""
+    path, echo = run / LATENT_CACHE, progress is not False
+    if path.is_file():
+        z, caps, info = load_latent_cache(path)
+        if info.get('autoencoder') == cfg.autoencoder and len(caps) == cfg.latent_cache: return LatentSource(z, caps, cfg.seed)
+    t0 = time.perf_counter()
+    z, caps = build_latent_cache(src, ae, cfg.latent_cache, device, progress=echo)
+    save_latent_cache(path, z, caps, dict(autoencoder=cfg.autoencoder, seconds=round(time.perf_counter() - t0, 1), source=cfg.data.source))
+    if echo: print(f"latent cache: {len(caps):,} paintings as {tuple(z.shape[1:])} latents in {time.perf_counter() - t0:.0f} s -> {path}", flush=True)
+    return LatentSource(z, caps, cfg.seed)
+
 def _run_callbacks(cfg: TrainConfig, run: Path, valid: Sequence, procs: Processes, progress, critic=None) -> list:
     "EMA, the step limit and checkpoints in every process; the log, the sample grids and the metrics in the main one alone."
     total = cfg.max_steps
@@ -138,17 +151,20 @@ def train(cfg: TrainConfig, resume: bool = False, config_files: Sequence = (), p
     if not procs.is_main: progress = False
     torch.manual_seed(cfg.seed); np.random.seed(cfg.seed)
     srcs = make_sources(cfg, procs.rank)                              # a source that fails does so here, before anything is written
+    ae = cfg.load_autoencoder()                                      # so does an autoencoder that is missing or does not fit the UNet
     critic = load_critic(cfg.critic) if cfg.n_metric_captions and procs.is_main else None     # so does a critic that is not there
     valid = shared_validation(srcs, cfg.data.valid_size, procs)     # a WebSocket server is told to skip them for every worker
     for s in srcs: s.shard(procs.rank, procs.world)
     if procs.is_main: _write_run(run, cfg, resume, config_files)
     tok = _tokenizer(cfg, run, resume, srcs, procs)
+    if cfg.latent_cache: srcs = [_latent_cache(cfg, run, srcs[0], ae.to(procs.device), procs.device, progress)]   # one process (config)
     total, interval = cfg.max_steps, cfg.checkpoint_interval     # fastai's epoch is our interval: the steps between two checkpoints
     k = cfg.optim.accumulation_steps                                 # batches of batch_size / k summed into each step
     dls = diffusion_dls(srcs, tok, cfg.data.batch_size // k, valid, interval * k, device=procs.device, part=(procs.rank, procs.world),
                         workers=0 if len(srcs) > 1 else cfg.data.dataloader_workers)
     learn = diffusion_learner(dls, make_model(cfg, len(tok)), make_schedule(cfg), cfg.optim, cfg.precision, cfg.channels_last, cfg.compile_model,
-                              cbs=_run_callbacks(cfg, run, valid, procs, progress, critic), sampling=cfg.sampling, seed=cfg.seed, total_steps=total)
+                              cbs=_run_callbacks(cfg, run, valid, procs, progress, critic), sampling=cfg.sampling, seed=cfg.seed, total_steps=total,
+                              autoencoder=ae)
     learn.train_config = cfg                                         # what `learn.pipeline` and `export` describe the model with
     start = _restore(learn, learn.ema, ck_dir, srcs, cfg, run, procs) if resume else 0
     fit_cbs = [ParamScheduler({'lr': lr_schedule(cfg.optim.lr_schedule, cfg.optim.lr, cfg.optim.warmup_steps, total)}), *cbs]

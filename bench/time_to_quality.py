@@ -24,15 +24,25 @@ captions with the same sampler (our DPM++ 2M, 20 steps, guidance 2).
 Run: `.venv/bin/python bench/time_to_quality.py [--minutes 2.5 5 10 15] [--n 108]` with nothing else running (about an
 hour: ours trains a run of its own per mark); `--sides reference --reference-lr 2e-3` trains the reference alone at
 another learning rate.
+
+`--size 128`: 128 px paintings. Ours is the `procart-128` preset (the UNet on the 16 x 16 x 4 latents of the shipped
+autoencoder procart-ae, trained on a latent cache), one run sized to the last mark with the earlier marks' EMA weights kept
+on the way; the clock starts before the latent cache is rendered and encoded, so every second of compute counts except
+training the autoencoder itself. The reference is pixel space at 128 px with the same recipe (loss, optimiser, EMA,
+sampler) and a UNet that reaches the same resolutions as ours from 128 px (widths 16, 32, 32, 64, 128: self-attention at
+8 x 8, cross-attention at 16 and 8), streamed from the painter. Evaluation on `--n 270` held-out captions; results in
+bench/results/time_to_quality_128.csv (machine, date and commit on each row). `--keep DIR` keeps ours' run folder (the
+60-minute run is what `tools/train_pretrained.py export --model pretrained-128 --run DIR` ships).
 Writes bench/results/time_to_quality.csv and docs/images/time_to_quality.png and prints the table (`--sides ours`: time_to_quality_ours[_budgets].csv).
 """
-import argparse, copy, csv, tempfile, time
+import argparse, copy, csv, json, tempfile, time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from fastai.callback.core import Callback, CancelFitException
+from safetensors import safe_open
 
 from artdiff_nb.captions import CaptionTokenizer
 from artdiff_nb.callbacks import EMACallback
@@ -52,16 +62,18 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_LR = 1e-3      # the reference's learning rate in the table and figure
 
 class Marks(Callback):
-    "Keep a copy of the EMA weights when training time passes each mark (seconds); stop at the last."
+    """Keep a copy of the EMA weights when training time passes each mark (seconds); stop at the last (with `stop`).
+    `t0`: when the clock started (default: when fitting starts)."""
     order = 90
-    def __init__(self, marks): self.marks, self.kept = list(marks), []
-    def before_fit(self): self.t0 = time.perf_counter()
+    def __init__(self, marks, t0=None, stop=True): self.marks, self.kept, self.t0, self.stop = list(marks), [], t0, stop
+    def before_fit(self):
+        if self.t0 is None: self.t0 = time.perf_counter()
     def after_batch(self):
         if not self.training or not self.marks: return
         if time.perf_counter() - self.t0 >= self.marks[0]:
             ema = next(c for c in self.learn.cbs if isinstance(c, EMACallback)).ema_model
             self.kept.append((self.marks.pop(0), self.learn.train_iter, copy.deepcopy(ema).cpu()))
-            if not self.marks: raise CancelFitException()
+            if not self.marks and self.stop: raise CancelFitException()
     def after_fit(self):
         if self.marks: raise RuntimeError(f"training ended at step {self.learn.train_iter}, before the marks {self.marks} s: size its steps larger")
 
@@ -136,6 +148,87 @@ def run_reference(cfg, tok, marks, lr=REFERENCE_LR, warmup=100, caption_dropout=
     finally: stream.close()
     return kept
 
+PIXEL_128 = dict(image_size=128, num_channels=3, widths=(16, 32, 32, 64, 128), attn_levels=(4,), cross_attn_levels=(3, 4))
+
+def run_sized(cfg, marks, folder: Path, probe_cfg):
+    """One run of `cfg` whose steps fill `marks[-1]` seconds from the moment it is called (a latent cache's building counted),
+    the EMA weights kept at the earlier marks; the last is the run's own end. `probe_cfg` measures the training speed first."""
+    probe = train(probe_cfg.replace(output_folder=str(folder.with_name(folder.name + '_probe')), checkpoint_interval=40, log_interval=2),
+                  max_steps=40, progress=False)
+    rate = np.median([r['images_per_s'] for r in read_log(probe / 'training_log.csv')[5:] if r.get('images_per_s')])
+    cache = (probe / 'latent_cache.safetensors')
+    per_painting = json.loads(safe_open(str(cache), 'pt').metadata()['info'])['seconds'] / probe_cfg.latent_cache if cache.exists() else 0
+    seconds = marks[-1] - per_painting * cfg.latent_cache
+    steps = max(10, int(seconds * rate / cfg.data.batch_size * 0.97))     # a little short: sample grids and checkpoints take time too
+    print(f"{folder.name}: {rate:.0f} images/s; {steps} steps to fill {marks[-1] / 60:g} min", flush=True)
+    t0 = time.perf_counter()
+    cb = Marks(marks[:-1], t0=t0, stop=False)
+    run = train(cfg.replace(output_folder=str(folder), checkpoint_interval=max(1, steps // 4), sample_interval=max(1, steps // 4)),
+                max_steps=steps, progress='lines', cbs=[cb])
+    took = time.perf_counter() - t0
+    tok = CaptionTokenizer.load(run / 'tokenizer.json')
+    final = ArtDiffPipeline.from_pretrained(run, device='cpu')
+    kept = [(m, step, ArtDiffPipeline(model.eval(), tok, cfg, step=step, name=folder.name, autoencoder=final.autoencoder)) for m, step, model in cb.kept]
+    print(f"{folder.name}: {steps} steps in {took / 60:.1f} min", flush=True)
+    return kept + [(took, steps, final)]
+
+def main128(minutes=(5, 15, 30, 60), n=270, sides=('ours', 'reference'), keep=None):
+    retain_freed_memory()
+    marks = [60 * m for m in minutes]
+    latent = load_preset('procart-128').replace(n_sample_captions=8, n_metric_captions=0)
+    pixel = latent.replace(autoencoder=None, latent_factor=1, latent_cache=0, unet=PIXEL_128)
+    print(f"{torch.get_num_threads()} CPU threads; marks {minutes} min; evaluation on {n} held-out captions", flush=True)
+    rows, ceiling = [], None
+    with tempfile.TemporaryDirectory() as d:
+        for side in sides:
+            cfg = latent if side == 'ours' else pixel
+            folder = Path(keep) if side == 'ours' and keep else Path(d) / side
+            kept = run_sized(cfg, marks, folder, cfg.replace(latent_cache=256) if cfg.latent_cache else cfg)
+            for mark, step, pipe in kept:
+                r = evaluate(pipe, n=n, progress=False)
+                ceiling = r['ceiling']
+                rows.append(dict(side='ours (latents)' if side == 'ours' else 'pixels', minutes=round(mark / 60, 2), step=step,
+                                 images=step * cfg.data.batch_size, params_m=round(sum(p.numel() for p in pipe.model.parameters()) / 1e6, 2),
+                                 **{k: round(r['fidelity'][k], 4) for k in SCORED}, fd_critic=round(r['fd_critic'], 2),
+                                 sampling_img_s=round(r['images_per_s'], 2)))
+                print(f"{side} at {mark / 60:.1f} min (step {step}): " + ', '.join(f"{k} {r['fidelity'][k]:.0%}" for k in SCORED)
+                      + f", FD-critic {r['fd_critic']:.1f}, sampling {r['images_per_s']:.1f} img/s", flush=True)
+    rows.append(dict(side='painted (ceiling)', **{k: round(ceiling[k], 4) for k in SCORED}))
+    from data import record                                      # bench/data.py: one results writer
+    fields = ['machine', 'date', 'commit', 'side', 'minutes', 'step', 'images', 'params_m', *SCORED, 'fd_critic', 'sampling_img_s']
+    record(ROOT / 'bench' / 'results' / 'time_to_quality_128.csv', fields, rows)
+    figure128()
+    print(f"\n| side | minutes | steps | {' | '.join(SCORED)} | FD-critic | sampling img/s |")
+    print('|---|---|---|' + '---|' * (len(SCORED) + 2))
+    for r in rows:
+        print(f"| {r['side']} | {r.get('minutes', '')} | {r.get('step', '')} | " + ' | '.join(f"{100 * r[k]:.1f}" for k in SCORED)
+              + f" | {r.get('fd_critic', '')} | {r.get('sampling_img_s', '')} |")
+
+def figure128(out=ROOT / 'docs' / 'images' / 'time_to_quality_128.png'):
+    """The newest run of `--size 128` from its results file: caption fidelity per field against minutes, each side a line,
+    the painted images' reading dotted and their reading through procart-ae (a latent model's ceiling) dashed."""
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from artdiff_nb.autoencoder import load_autoencoder
+    from artdiff_nb.figures import save_figure
+    rows = list(csv.DictReader(open(ROOT / 'bench' / 'results' / 'time_to_quality_128.csv')))
+    rows = [r for r in rows if r['commit'] == rows[-1]['commit'] and r['date'] == rows[-1]['date']]
+    kept = load_autoencoder('procart-ae').info['fidelity']
+    fig, axs = plt.subplots(1, len(SCORED), figsize=(2.9 * len(SCORED), 3.1), sharey=True)
+    for ax, k in zip(axs, SCORED):
+        for side, style in (('ours (latents)', 'o-'), ('pixels', 's--')):
+            r = [x for x in rows if x['side'] == side]
+            if r: ax.plot([float(x['minutes']) for x in r], [100 * float(x[k]) for x in r], style, label=side, ms=4)
+        painted = next(x for x in rows if x['side'] == 'painted (ceiling)')
+        ax.axhline(100 * float(painted[k]), color='grey', ls=':', lw=1, label='painted images')
+        ax.axhline(100 * kept[k], color='grey', ls='--', lw=1, label='painted, through procart-ae')
+        ax.set(title=k, xlabel='minutes on 2 CPU cores', ylim=(0, 101)); ax.grid(alpha=0.3)
+    axs[0].set_ylabel('samples read as captioned (%)'); axs[0].legend(fontsize=6, loc='lower right')
+    fig.suptitle('128 px paintings: caption fidelity against CPU-minutes, all compute counted (the latent cache included)', fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, out)
+    return out
+
 def figure(rows, ceiling, out):
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -198,11 +291,16 @@ def main(minutes=(2.5, 5, 10, 15), n=108, sides=('ours', 'reference'), reference
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--minutes', type=float, nargs='+', default=[2.5, 5, 10, 15])
-    ap.add_argument('--n', type=int, default=108, help='held-out captions per evaluation (default: %(default)s, 4 per style)')
+    ap.add_argument('--size', type=int, choices=[32, 128], default=32, help='paintings of 32 px (pixels), or 128 px (ours through latents, against pixels)')
+    ap.add_argument('--minutes', type=float, nargs='+', help='the marks (default: 2.5 5 10 15; at --size 128, 5 15 30 60)')
+    ap.add_argument('--n', type=int, help='held-out captions per evaluation (default: 108, 4 per style; at --size 128, 270)')
+    ap.add_argument('--keep', help="--size 128: keep ours' run folder here")
+    ap.add_argument('--figure', action='store_true', help='--size 128: only draw docs/images/time_to_quality_128.png from the results file')
     ap.add_argument('--sides', nargs='+', choices=['ours', 'reference'], default=['ours', 'reference'], help='which to train (default: both)')
     ap.add_argument('--reference-lr', type=float, default=REFERENCE_LR, help="the reference's learning rate (default: %(default)s); a run other than the "
                     "default two sides at the default lr writes bench/results/time_to_quality_SIDES_lrLR.csv (ours alone: "
                     "time_to_quality_ours.csv) and no figure")
     a = ap.parse_args()
-    main(tuple(a.minutes), a.n, tuple(a.sides), a.reference_lr)
+    if a.size == 128 and a.figure: print(figure128())
+    elif a.size == 128: main128(tuple(a.minutes or (5, 15, 30, 60)), a.n or 270, tuple(a.sides), a.keep)
+    else: main(tuple(a.minutes or (2.5, 5, 10, 15)), a.n or 108, tuple(a.sides), a.reference_lr)

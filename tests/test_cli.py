@@ -32,7 +32,8 @@ def test_shared_options_have_one_name_and_one_default():
                 if flag in ('-h', '--help'): continue
                 seen.setdefault(flag, {})[name] = a.default
     for flag in ('--seed', '--n', '--ncols', '--batch-size', '--device', '--steps', '--guidance-scale'):
-        defaults = {k: v for k, v in seen.get(flag, {}).items() if not (flag == '--device' and k == 'train')}   # train: the config's
+        defaults = {k: v for k, v in seen.get(flag, {}).items() if not (flag == '--device' and k == 'train')    # train: the config's
+                    and not (flag == '--n' and k in ('generate', 'grid'))}                                       # the images of a --walk
         assert len(set(map(str, defaults.values()))) == 1, (flag, defaults)
     assert seen['--device']['generate'] == 'auto' and seen['--n']['evaluate'] == seen['--n']['push'] == 270
 
@@ -70,3 +71,47 @@ def test_example_captions_are_unseen_by_the_default_stream(root):
     assert len(caps) == 8
     seen = {sample_painting(0, i).caption for i in range(100_000)}
     assert not seen & set(caps)
+
+def test_img2img_from_the_command_line(tiny_run, tmp_path):
+    "`--init-image FILE --strength S`: any picture, fitted as training images are; strength 0 gives it back; bad input is one line."
+    import numpy as np
+    from artdiff_nb.images import fit_image
+    rgba = Image.fromarray(np.random.default_rng(0).integers(0, 256, (30, 50, 4), dtype=np.uint8), 'RGBA')
+    rgba.save(tmp_path / 'init.png')
+    cap = 'Claude Monet / Water Lilies / Impressionism / landscape / 1916'
+    r = artdiff('generate', '--model-path', tiny_run, '--caption', cap, '--init-image', tmp_path / 'init.png', '--strength', '0', '--out', tmp_path / 'same.png')
+    assert r.returncode == 0, r.stderr
+    assert (np.asarray(Image.open(tmp_path / 'same.png').convert('RGB')) == fit_image(rgba, 16)).all()
+    r = artdiff('generate', '--model-path', tiny_run, '--caption', cap, '--init-image', tmp_path / 'init.png', '--strength', '0.5', '--out', tmp_path / 'half.png')
+    assert r.returncode == 0 and Image.open(tmp_path / 'half.png').size == (16, 16), r.stderr
+    (tmp_path / 'notes.png').write_text('not a picture')
+    for args, msg in ((['--init-image', tmp_path / 'notes.png'], 'not an image that can be read'), (['--init-image', tmp_path / 'init.png', '--strength', '1.5'], '--strength must be in [0, 1]')):
+        r = artdiff('generate', '--model-path', tiny_run, '--caption', cap, *args, '--out', tmp_path / 'bad.png')
+        assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr and not (tmp_path / 'bad.png').exists(), r.stderr
+
+def test_negative_caption_from_the_command_line(tiny_run, tmp_path):
+    "`--negative-caption`: guidance pushes away from it (another picture); an empty one is none (the same picture)."
+    import numpy as np
+    cap = 'Claude Monet / Water Lilies / Impressionism / landscape / 1916'
+    def draw(name, *extra):
+        r = artdiff('generate', '--model-path', tiny_run, '--caption', cap, '--seed', '3', *extra, '--out', tmp_path / name)
+        assert r.returncode == 0, r.stderr
+        return np.asarray(Image.open(tmp_path / name).convert('RGB'))
+    plain, empty = draw('plain.png'), draw('empty.png', '--negative-caption', '')
+    away = draw('away.png', '--negative-caption', 'Andy Warhol / Red Portrait at Noon / Pop Art / portrait / 1965')
+    assert (plain == empty).all() and not (plain == away).all()
+
+def test_a_walk_between_captions_from_the_command_line(tiny_run, tmp_path):
+    "`--walk A B --n N` writes one labelled row; its ends are the two captions' own images for that seed; one caption is one line."
+    import numpy as np
+    from artdiff_nb.pipeline import ArtDiffPipeline
+    a, b = 'Claude Monet / Water Lilies / Impressionism / landscape / 1916', 'Andy Warhol / Red Portrait at Noon / Pop Art / portrait / 1965'
+    r = artdiff('generate', '--model-path', tiny_run, '--walk', a, b, '--n', '5', '--seed', '2', '--out', tmp_path / 'walk.png')
+    assert r.returncode == 0 and 'a walk of 5 images' in r.stdout, r.stderr
+    assert Image.open(tmp_path / 'walk.png').size[0] > Image.open(tmp_path / 'walk.png').size[1]      # one row
+    pipe = ArtDiffPipeline.from_pretrained(tiny_run, device='cpu')
+    row = pipe.walk(a, b, n=5, seed=2, output_type='uint8').images
+    ends = pipe([a, b], seed=[2, 2], output_type='uint8').images
+    assert np.abs(row[[0, -1]].astype(int) - ends.astype(int)).max() <= 1
+    r = artdiff('generate', '--model-path', tiny_run, '--walk', a, '--out', tmp_path / 'bad.png')
+    assert r.returncode == 2 and 'expected 2 arguments' in r.stderr and not (tmp_path / 'bad.png').exists()

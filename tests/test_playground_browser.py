@@ -16,9 +16,10 @@ CAPTION = 'Claude Monet / Blue Harbour at Dusk / Impressionism / landscape / 188
 
 @pytest.fixture(scope='module')
 def model(request):
-    "The shipped model when it is there (what a user sees), else the session's tiny run."
-    from artdiff_nb.pipeline import PRETRAINED, is_model_folder
-    return 'pretrained' if is_model_folder(PRETRAINED) else str(request.getfixturevalue('tiny_run'))
+    "The shipped model the playground opens by default when it is there (what a user sees), else the session's tiny run."
+    from artdiff_nb.pipeline import SHIPPED_MODELS, default_model, is_model_folder
+    name = default_model()
+    return name if is_model_folder(SHIPPED_MODELS[name]) else str(request.getfixturevalue('tiny_run'))
 
 @pytest.fixture(scope='module')
 def playground(model):
@@ -59,7 +60,7 @@ def test_playground_in_chromium(model, playground, tmp_path):
         page.screenshot(path=str(shots / 'playground_generate.png'), full_page=True)
         grid = np.asarray(Image.open(io.BytesIO(image_bytes(page))).convert('RGB'))
         lib = ArtDiffPipeline.from_pretrained(model)([want] * 4, seed=0, output_type='uint8').images
-        size, scale = lib.shape[1], 4
+        size = lib.shape[1]; scale = max(1, 128 // size)                 # the playground draws a painting 128 screen pixels wide
         for i in range(4):
             l, t, r, b = cell_box(i, 8, size, scale)
             assert (grid[t + 18:b + 18:scale, l:r:scale] == lib[i]).all(), f'image {i} differs from the pipeline'

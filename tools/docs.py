@@ -25,7 +25,7 @@ def _links(text: str) -> str:
     "Site-absolute links and the notebooks' relative image paths, made relative to the site root."
     text = re.sub(r'\[`(_\w+)`\]\([^)]*#_[\w.]+\)', r'`\1`', text)          # nbdev links private names, which have no docs
     text = text.replace(SITE_URL, '').replace('../docs/images/', 'images/').replace('](docs/images/', '](images/')
-    text = text.replace('](artdiff_nb/weights/pretrained/samples.png)', '](images/pretrained_samples.png)')
+    text = re.sub(r'\]\(artdiff_nb/weights/(pretrained[\w-]*)/samples\.png\)', r'](images/\1_samples.png)', text)
     text = re.sub(r'\]\(((?:artdiff_nb|bench|examples|tools|tests)/[^)#]*)\)', r'](https://github.com/artdiff/artdiff_nb/blob/main/\1)', text)  # repo files
     text = re.sub(r'\]\((\w[\w-]*)\.html\.md(#[\w-]+)?\)', r'](\1.html\2)', text)
     return re.sub(r'(\]\([\w-]*\.html#)([\w.]+)\)', lambda m: m.group(1) + m.group(2).replace('.', '') + ')', text)  # nbdev's #Class.method: mkdocs' slug
@@ -136,13 +136,18 @@ def build(serve: bool = False) -> Path:
     shutil.copytree(ROOT / 'docs' / 'images', SRC / 'images')
     (SRC / 'assets' / 'mathjax').mkdir(parents=True)
     shutil.copy(ROOT / 'docs' / 'overrides' / 'extra.css', SRC / 'assets')
-    if (ROOT / 'artdiff_nb' / 'weights' / 'pretrained' / 'samples.png').exists():
-        shutil.copy(ROOT / 'artdiff_nb' / 'weights' / 'pretrained' / 'samples.png', SRC / 'images' / 'pretrained_samples.png')
+    for model in ('pretrained', 'pretrained-128'):
+        if (ROOT / 'artdiff_nb' / 'weights' / model / 'samples.png').exists():
+            shutil.copy(ROOT / 'artdiff_nb' / 'weights' / model / 'samples.png', SRC / 'images' / f'{model}_samples.png')
     try: shutil.copy(mathjax(), SRC / 'assets' / 'mathjax' / 'tex-svg.js'); math = True
     except (OSError, subprocess.CalledProcessError) as e:
         print(f"no MathJax ({e}): formulas stay as TeX source; install npm to fetch it once", file=sys.stderr); math = False
     nav, nbs = [{'Home': 'index.ipynb'}], sorted((ROOT / '_proc').glob('*.ipynb'))
     index = _fix(json.loads((ROOT / 'index.ipynb').read_text()))
+    from readme import figures, fill                               # tools/readme.py: the figures the front page quotes, from their files
+    figs = figures()
+    for c in index['cells']:
+        if c['cell_type'] == 'markdown': c['source'] = fill(''.join(c['source']), figs)
     (SRC / 'index.ipynb').write_text(json.dumps(index))
     for group, prefixes in GROUPS:
         items = []
