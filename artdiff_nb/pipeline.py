@@ -221,8 +221,9 @@ class ArtDiffPipeline(ModelHubMixin, library_name='artdiff_nb', pipeline_tag='te
 
     def settings(self, sampling: Optional[SamplingConfig] = None, num_inference_steps: Optional[int] = None,
                  guidance_scale: Optional[float] = None, sampler: Optional[str] = None, eta: Optional[float] = None) -> SamplingConfig:
-        "How a call draws: `sampling` (default: the model's own) with the options given changed, checked."
-        return (sampling or self.sampling).replace(steps=num_inference_steps, guidance_scale=guidance_scale, sampler=sampler, eta=eta)
+        "How a call draws: `sampling` (default: the model's own) with the options given changed, checked; a latent model's estimates unclipped."
+        s = (sampling or self.sampling).replace(steps=num_inference_steps, guidance_scale=guidance_scale, sampler=sampler, eta=eta)
+        return s.replace(clip_x0=False) if self.is_latent else s                 # latents are not bounded as pixels are
 
     @torch.no_grad()
     def __call__(self, captions: Union[str, Sequence[str]], num_inference_steps: Optional[int] = None, guidance_scale: Optional[float] = None,
@@ -246,7 +247,6 @@ class ArtDiffPipeline(ModelHubMixin, library_name='artdiff_nb', pipeline_tag='te
         seeds = _seeds(seed, generator, len(captions))
         ids, mask = self.tokenizer(captions)
         was = self.model.training; self.model.eval()
-        if self.is_latent: s = s.replace(clip_x0=False)             # latents are not bounded as pixels are
         try: x = self.to_pixels(sample(self.model, ids, mask, self.noise_schedule, self.config.unet.image_size, s, seed=seeds,
                                        channels=self.config.unet.num_channels, callback=callback, progress=progress, init=init, strength=strength,
                                        negative=negative))
@@ -275,7 +275,6 @@ def walk(self: ArtDiffPipeline, caption_a: str, caption_b: str, n: int = 8, seed
         shape = (self.config.unet.num_channels, self.config.unet.image_size, self.config.unet.image_size)
         a, b = ImageNoise([seed, seed + 1]).randn(shape)
         x_T = torch.stack([slerp(a.flatten(), b.flatten(), w).view(shape) if two_noises else a for w in ws])
-        if self.is_latent: s = s.replace(clip_x0=False)
         x = self.to_pixels(sample(self.model, ids[:1].expand(n, -1), mask[:1].expand(n, -1), self.noise_schedule, self.config.unet.image_size, s,
                                   seed=[seed] * n, channels=shape[0], encoded=enc, x_T=x_T))
     finally: self.model.train(was)
