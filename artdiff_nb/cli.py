@@ -129,11 +129,12 @@ def _generate(a):
     init = None
     if a.init_image is not None:
         if a.url: raise UsageError("--init-image draws with a local model: give --model-path, not --url")
-        from artdiff_nb.pipeline import _as_pil
-        init = _as_pil(a.init_image)                                   # not an image: one line, before any model is loaded
+        from artdiff_nb.images import as_pil
+        init = as_pil(a.init_image)                                   # not an image: one line, before any model is loaded
     if a.url:
         from artdiff_nb.serve import remote_images
-        imgs, source = remote_images(a.url, captions, seed=a.seed, steps=a.steps, sampler=a.sampler, guidance_scale=a.guidance_scale, eta=a.eta), a.url
+        imgs, source = remote_images(a.url, captions, seed=a.seed, steps=a.steps, sampler=a.sampler, guidance_scale=a.guidance_scale, eta=a.eta,
+                                    negative_caption=a.negative_caption), a.url
     else:
         import numpy as np
         pipe = _pipeline(a); s = _sampling(a, pipe)
@@ -198,6 +199,22 @@ def _critic(a):
     print(f"wrote {out}: a critic of {critic.name} at {critic.size} px, trained on {critic.info['trained_on']:,} rows; on the "
           f"{critic.info['valid_size']:,} held out it reads " + ', '.join(f"{k} {acc[k]:.0%} (most common class {base[k]:.0%})" for k in acc)
           + f"; measure a run with it by naming it in the run's config (critic: {out})")
+
+def _critique(a):
+    import json
+    import numpy as np
+    from artdiff_nb.images import as_pil, fit_image
+    from artdiff_nb.critic import load_critic, format_reading
+    check_int('--top', a.top, min=1)
+    pics = [as_pil(f) for f in a.files]                                   # not an image: one line, before the critic loads
+    critic = load_critic(a.critic)
+    readings = critic.read(np.stack([fit_image(p, critic.size) for p in pics]), top=a.top)
+    if a.json:
+        print(json.dumps({f: {k: [[name, round(p, 4)] for name, p in ans] for k, ans in r.items()} for f, r in zip(a.files, readings)}, indent=1))
+        return
+    for f, r in zip(a.files, readings):
+        print(f"{f}, as the critic '{critic.name}' reads it at {critic.size} px" + (' (* what the caption asks)' if a.caption else '') + ':')
+        print(format_reading(r, a.caption, critic.fields) + '\n')
 
 def _prepare(a):
     from artdiff_nb.prepare import prepare
@@ -337,6 +354,13 @@ def _data_commands(sub):
     _critic_command(sub)
 
 def _critic_command(sub):
+    cq = _command(sub, 'critique', _critique, "read pictures with the art critic: per field (style, genre, colour, ...) its likeliest answers",
+                  'artdiff critique generated.png --caption "Claude Monet / Blue Harbour at Dusk / Impressionism / landscape / 1880"')
+    cq.add_argument('files', nargs='+', metavar='FILE', help='pictures of any size or mode (fitted as training images are)')
+    cq.add_argument('--critic', default='procart', help="the critic: procart (shipped, the painter's art; default) or a folder `artdiff critic` wrote")
+    cq.add_argument('--caption', help='mark the answers this caption asks for')
+    cq.add_argument('--top', type=int, default=3, help='answers per field (default: %(default)s)')
+    cq.add_argument('--json', action='store_true', help='print JSON: {file: {field: [[answer, probability], ...]}}')
     cr = _command(sub, 'critic', _critic, "train the art critic on a labelled source (its styles, genres, artists, years): what measures a run on it",
                   'artdiff critic --data data/wikiart-128 --size 64 --out critics/wikiart-64')
     cr.add_argument('--data', required=True, help='a .parquet file, a folder of them (or one artdiff prepare wrote), or hf://datasets/OWNER/NAME')

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn, Tensor
 from safetensors.torch import save_file, load_file, safe_open
+from fastcore.basics import patch
 
 from .core import cast_floats, check_int
 from .captions import Caption
@@ -28,7 +29,7 @@ from .procart import ProcArt, Painting, sample_painting, render
 __all__ = ['ERAS', 'ERA_TOLERANCE', 'HEADS', 'CRITIC_NAME', 'FIELDS', 'SCORED', 'CRITIC_FILE', 'CRITIC_WEIGHTS', 'EVAL_SEED',
            'family_of', 'scored_fields', 'era_of', 'era_ok', 'field_matches', 'caption_labels', 'caption_targets',
            'painting_labels', 'ArtCritic', 'critic_data', 'critic_loss', 'fit_critic', 'train_critic', 'critic_reads',
-           'save_critic', 'load_critic', 'evaluation_paintings', 'confusion_figure']
+           'save_critic', 'load_critic', 'evaluation_paintings', 'confusion_figure', 'asked', 'format_reading']
 
 # %% ../nbs/14_critic.ipynb #4aaef20b
 ERAS = {'before 1600': (None, 1600), '1600-1799': (1600, 1800), '1800-1899': (1800, 1900),
@@ -95,6 +96,12 @@ def painting_labels(ps: Sequence[Painting]) -> Tensor:
 # %% ../nbs/14_critic.ipynb #bf969a49
 def _block(i, o): return nn.Sequential(nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(inplace=True))
 
+def _family_matrix(styles: Sequence[str]) -> Tensor:
+    "styles x families 0/1 matrix: a family's probability is the sum of its styles'."
+    m = torch.zeros(len(styles), len(FAMILIES))
+    m[range(len(styles)), [list(FAMILIES).index(family_of(s)) for s in styles]] = 1
+    return m
+
 class ArtCritic(nn.Module):
     """A small CNN reading the caption fields of a painting: `features` for distances, `forward` for the heads' logits.
     `heads` maps each field to its classes (default: the painter's, `HEADS`); it reads `size` px images; `name` says what it was trained on."""
@@ -146,10 +153,7 @@ class ArtCritic(nn.Module):
         finally: self.train(was)
         lg = {k: torch.cat([o[k] for o in outs]) for k in self.fields}
         out = {k: v.argmax(1).cpu() for k, v in lg.items()}
-        if 'family' in self.scored:
-            styles = self.fields['style']
-            fam = torch.zeros(len(styles), len(FAMILIES)); fam[range(len(styles)), [list(FAMILIES).index(family_of(s)) for s in styles]] = 1
-            out['family'] = (lg['style'].softmax(1).cpu() @ fam).argmax(1)
+        if 'family' in self.scored: out['family'] = (lg['style'].softmax(1).cpu() @ _family_matrix(self.fields['style'])).argmax(1)
         return {k: out[k] for k in self.scored}
 
 # %% ../nbs/14_critic.ipynb #f15d023d
@@ -268,3 +272,34 @@ def confusion_figure(true: Sequence[int], pred: Sequence[int], names: Sequence[s
     ax.set(xlabel='predicted', ylabel='true', title=title)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/14_critic.ipynb #c69f358c
+@patch
+@torch.no_grad()
+def read(self: ArtCritic, imgs, top: int = 3) -> list[dict[str, list[tuple[str, float]]]]:
+    """What the critic reads in each of `imgs` (uint8, as `prepare` takes them): per field it scores, its `top` answers
+    with their probabilities, likeliest first."""
+    was = self.training; self.eval()
+    try: probs = {k: v.softmax(1).cpu() for k, v in self.logits(imgs).items()}
+    finally: self.train(was)
+    names = dict(self.fields)
+    if 'family' in self.scored: probs['family'], names['family'] = probs['style'] @ _family_matrix(self.fields['style']), tuple(FAMILIES)
+    def answers(k, i):
+        p, j = probs[k][i].topk(min(check_int('top', top, min=1), len(names[k])))
+        return [(names[k][int(c)], float(q)) for q, c in zip(p, j)]
+    return [{k: answers(k, i) for k in self.scored} for i in range(len(probs[self.scored[0]]))]
+
+def asked(reading: dict, caption, heads: dict = HEADS) -> dict[str, list[bool]]:
+    """Which of `read`'s answers for one picture `caption` asks for, field by field (the era: any era within
+    `ERA_TOLERANCE` years of its year; none where the caption says nothing the critic knows)."""
+    wanted, names = caption_labels(caption, heads), {**heads, 'family': tuple(FAMILIES)}
+    def ok(k, name):
+        w = wanted.get(k)
+        return w is not None and (era_ok(list(names[k]).index(name), w) if k == 'era' else names[k][w] == name)
+    return {k: [ok(k, name) for name, _ in ans] for k, ans in reading.items()}
+
+def format_reading(reading: dict, caption=None, heads: dict = HEADS) -> str:
+    "`read`'s answers for one picture as aligned text, a line per field, the ones `caption` asks for marked *."
+    marks = asked(reading, caption, heads) if caption is not None else {k: [False] * len(v) for k, v in reading.items()}
+    w = max(map(len, reading))
+    return '\n'.join(f"{k:<{w}}  " + '   '.join(f"{name}{' *' * m} {p:.0%}" for (name, p), m in zip(ans, marks[k])) for k, ans in reading.items())

@@ -75,6 +75,7 @@ def labelled_grid(images: np.ndarray, labels: Sequence[str], ncols: int = 8, sca
     ncols = max(1, min(ncols, n)); nrows = -(-n // ncols)
     top = 18 if title else 0
     x1, y1 = cell_box(n - 1 if n <= ncols else ncols - 1, ncols, size, scale, label_lines)[2], cell_box((nrows - 1) * ncols, ncols, size, scale, label_lines)[3]
+    if title: x1 = max(x1, 6 + int(_FONT.getlength(title)))                 # wide enough for its title
     canvas = Image.new('RGB', (x1 + 6, y1 + 13 * label_lines + 6 + top), 'white')
     d = ImageDraw.Draw(canvas)
     if title: d.text((6, 3), title, fill=(40, 40, 40), font=_FONT)

@@ -6,7 +6,7 @@ Docs: https://artdiff.github.io/artdiff_nb/images.html.md"""
 
 # %% ../nbs/04_images.ipynb #5fcf42da
 from __future__ import annotations
-import base64, io
+import base64, io, os
 from typing import Optional, Sequence
 
 import numpy as np
@@ -16,12 +16,13 @@ from PIL import Image
 from .core import check_choice, check_int
 
 # %% auto #0
-__all__ = ['to_nchw', 'images_to_tensor', 'to_uint8', 'encode_image', 'to_rgb', 'fit_image', 'decode_image']
+__all__ = ['to_nchw', 'images_to_tensor', 'to_uint8', 'encode_image', 'to_rgb', 'fit_image', 'as_pil', 'decode_image']
 
 # %% ../nbs/04_images.ipynb #427f69b8
 def to_nchw(imgs) -> torch.Tensor:
-    "Images as the B x C x H x W tensor torch's layers take, from a B x H x W x C array (a tensor is returned as it is); dtype kept."
-    return torch.from_numpy(np.ascontiguousarray(imgs)).permute(0, 3, 1, 2) if isinstance(imgs, np.ndarray) else imgs
+    """Images as the B x C x H x W tensor torch's layers take, from a B x H x W x C array (a tensor is returned as it is); dtype kept.
+    A read-only array (a PIL image's) is copied, as torch cannot share it."""
+    return torch.from_numpy(np.require(imgs, requirements=('C', 'W'))).permute(0, 3, 1, 2) if isinstance(imgs, np.ndarray) else imgs
 
 def images_to_tensor(images: Sequence[np.ndarray] | np.ndarray) -> torch.Tensor:
     "uint8 images (B x H x W x 3) as a float tensor (B x 3 x H x W) in [-1, 1]; float arrays (latents, B x h x w x C) keep their values."
@@ -56,6 +57,18 @@ def fit_image(im: Image.Image, size: int) -> np.ndarray:
     m = min(w, h)
     box = ((w - m) / 2, (h - m) / 2, (w + m) / 2, (h + m) / 2)
     return np.asarray(im.resize((size, size), Image.BICUBIC, box=box, reducing_gap=2.0))
+
+def as_pil(im) -> Image.Image:
+    """A picture as PIL: a PIL image, a file (or the bytes of one) PIL can read, or a uint8 array (H x W, H x W x 3 or x 4);
+    one line otherwise."""
+    if isinstance(im, Image.Image): return im
+    if isinstance(im, (str, os.PathLike, bytes, bytearray, memoryview)):
+        name = 'the picture' if isinstance(im, (bytes, bytearray, memoryview)) else im
+        try:
+            with Image.open(io.BytesIO(bytes(im)) if name == 'the picture' else im) as f: f.load(); return f.copy()
+        except (OSError, Image.DecompressionBombError) as e: raise ValueError(f"{name}: not an image that can be read ({e.__class__.__name__})") from None
+    if isinstance(im, np.ndarray) and im.dtype == np.uint8 and (im.ndim == 2 or (im.ndim == 3 and im.shape[2] in (3, 4))): return Image.fromarray(im)
+    raise TypeError(f"a picture must be a PIL image, an image file or its bytes, or a uint8 array (H x W x 3), got {type(im).__name__}")
 
 def decode_image(data: str | bytes, size: Optional[int] = None) -> np.ndarray:
     "RGB uint8 from base64 text or raw bytes of any PIL-readable image, fitted to `size` when given (a JPEG decoded small)."

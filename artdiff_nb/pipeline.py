@@ -23,7 +23,7 @@ import artdiff_nb
 from .core import cast_floats, check_choice, check_float, check_int, pick_device
 from .captions import CaptionTokenizer, PAD_ID
 from .encoder import with_null_captions
-from .images import to_uint8, fit_image, images_to_tensor
+from .images import to_uint8, fit_image, images_to_tensor, as_pil
 from .figures import caption_grid, save_figure
 from .schedules import NoiseSchedule
 from .unet import CaptionDiffusion, n_params
@@ -136,16 +136,6 @@ def _output(x: torch.Tensor, output_type: str) -> ArtDiffPipelineOutput:
     images = to_uint8(x)
     return ArtDiffPipelineOutput(images if output_type == 'uint8' else [Image.fromarray(im) for im in images])
 
-def _as_pil(im) -> Image.Image:
-    "An init image as PIL: a PIL image, a file PIL can read, or a uint8 array (H x W, H x W x 3 or x 4); one line otherwise."
-    if isinstance(im, Image.Image): return im
-    if isinstance(im, (str, os.PathLike)):
-        try:
-            with Image.open(im) as f: f.load(); return f.copy()
-        except (OSError, Image.DecompressionBombError) as e: raise ValueError(f"{im}: not an image that can be read ({e.__class__.__name__})") from None
-    if isinstance(im, np.ndarray) and im.dtype == np.uint8 and (im.ndim == 2 or (im.ndim == 3 and im.shape[2] in (3, 4))): return Image.fromarray(im)
-    raise TypeError(f"an init image must be a PIL image, an image file or a uint8 array (H x W x 3), got {type(im).__name__}")
-
 def _dataset(source: str) -> tuple[str, str]:
     "(id, name) of the dataset a run trained on, as a model card names it."
     if source == 'procart': return 'procart', "procedural art (artdiff_nb's painter)"
@@ -209,7 +199,7 @@ class ArtDiffPipeline(ModelHubMixin, library_name='artdiff_nb', pipeline_tag='te
         "What img2img starts from: `image` (one for all `n` captions, or a list of `n`) fitted to the model's size, as the UNet sees it."
         ims = list(image) if isinstance(image, (list, tuple)) else [image] * n
         if len(ims) != n: raise ValueError(f"got {len(ims)} init images for {n} captions")
-        x = images_to_tensor([fit_image(_as_pil(im), self.image_size) for im in ims]).to(self.device)
+        x = images_to_tensor([fit_image(as_pil(im), self.image_size) for im in ims]).to(self.device)
         return x if self.autoencoder is None else torch.cat([self.autoencoder.latents(x[i:i + 32]) for i in range(0, n, 32)])
 
     @torch.no_grad()
@@ -257,12 +247,14 @@ class ArtDiffPipeline(ModelHubMixin, library_name='artdiff_nb', pipeline_tag='te
 @patch
 @torch.no_grad()
 def walk(self: ArtDiffPipeline, caption_a: str, caption_b: str, n: int = 8, seed: int = 0, two_noises: bool = False,
-         output_type: str = 'pil', **options) -> ArtDiffPipelineOutput:
+         output_type: str = 'pil', callback: Optional[Callable] = None, negative_caption: Optional[str] = None, **options) -> ArtDiffPipelineOutput:
     """`n` paintings along a walk from `caption_a` to `caption_b`: the captions' encodings (every token's, and the pooled one)
     interpolated spherically with the noise held fixed (`seed`), or, with `two_noises`, the noise too, from `seed` to `seed + 1`.
-    `options` are the call's (num_inference_steps, guidance_scale, sampler, eta, sampling)."""
+    `callback` and `negative_caption` are the call's, as are `options` (num_inference_steps, guidance_scale, sampler, eta, sampling)."""
     if not isinstance(caption_a, str) or not isinstance(caption_b, str): raise TypeError("a walk goes from one caption to another: give two strings")
+    if not caption_a.strip() or not caption_b.strip(): raise ValueError("a walk goes from one caption to another: give two non-empty captions")
     n = check_int('n', n, min=2, max=64)
+    negative = self._negatives(negative_caption, n)
     check_choice('output_type', output_type, OUTPUT_TYPES)
     s = self.settings(options.pop('sampling', None), **options)
     ids, mask = self.tokenizer([caption_a, caption_b])
@@ -276,7 +268,7 @@ def walk(self: ArtDiffPipeline, caption_a: str, caption_b: str, n: int = 8, seed
         a, b = ImageNoise([seed, seed + 1]).randn(shape)
         x_T = torch.stack([slerp(a.flatten(), b.flatten(), w).view(shape) if two_noises else a for w in ws])
         x = self.to_pixels(sample(self.model, ids[:1].expand(n, -1), mask[:1].expand(n, -1), self.noise_schedule, self.config.unet.image_size, s,
-                                  seed=[seed] * n, channels=shape[0], encoded=enc, x_T=x_T))
+                                  seed=[seed] * n, channels=shape[0], encoded=enc, x_T=x_T, callback=callback, negative=negative))
     finally: self.model.train(was)
     return _output(x, output_type)
 

@@ -1,4 +1,4 @@
-"""Build a caption field by field, draw it, and explore what each word does: vary one field across its values, sweep the guidance, scrub through the denoising, and see where each word acts, in Jupyter widgets.
+"""Build a caption field by field, draw it, and explore what each word does: vary one field across its values, sweep the guidance, scrub through the denoising, see where each word acts, repaint a picture, walk between two captions and ask the critic, in Jupyter widgets.
 
 Docs: https://artdiff.github.io/artdiff_nb/playground.html.md"""
 
@@ -6,25 +6,29 @@ Docs: https://artdiff.github.io/artdiff_nb/playground.html.md"""
 
 # %% ../nbs/50_playground.ipynb #2a0b668d
 from __future__ import annotations
-import html, json, os, random, shutil, subprocess, sys, tempfile, threading, time
+import html, io, json, os, random, shutil, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 import ipywidgets as W
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
+from fastcore.basics import patch
 
 from .captions import Caption, words, UNK_ID, NULL
-from .images import to_uint8
-from .figures import labelled_grid, heatmap_rgb
+from .images import to_uint8, as_pil, fit_image
+from .figures import labelled_grid, heatmap_rgb, cell_box
 from .vocabulary import STYLES, GENRES, COLOURS, title_words
+from .procart import render, sample_painting
+from .critic import HEADS, load_critic, asked
 from .samplers import SAMPLERS, SamplingConfig, Trajectory
 from .pipeline import ArtDiffPipeline, default_model
 from .unet import cross_attention_maps
 
 # %% auto #0
-__all__ = ['ARTISTS', 'YEARS', 'known_values', 'caption_html', 'variations', 'Playground', 'serve_playground']
+__all__ = ['ARTISTS', 'YEARS', 'SOURCES', 'STRENGTHS', 'WALK_N', 'known_values', 'caption_html', 'variations', 'placeholder_png',
+           'Playground', 'reading_html', 'serve_playground']
 
 # %% ../nbs/50_playground.ipynb #8638c66a
 ARTISTS = sorted({a for arts in STYLES.values() for a in arts})
@@ -73,32 +77,44 @@ def variations(caption: str, field: str, tok=None) -> list[tuple[str, str]]:
 # %% ../nbs/50_playground.ipynb #24159ad7
 def _width(w: str) -> W.Layout: return W.Layout(width=w)
 
+_CSS = '<style>.artdiff-picture { image-rendering: pixelated; }</style>'    # a HiDPI screen enlarges the pixels, never blurs them
+
+def placeholder_png(width: int, height: int, text: str) -> bytes:
+    "PNG of a light frame with `text` in its middle: what the picture area shows before the first drawing."
+    im = Image.new('RGB', (width, height), (247, 247, 247))
+    d = ImageDraw.Draw(im)
+    d.rectangle((0, 0, width - 1, height - 1), outline=(205, 205, 205))
+    d.text((width // 2, height // 2), text, fill=(115, 115, 115), font=ImageFont.load_default(size=13), anchor='mm')
+    buf = io.BytesIO(); im.save(buf, 'PNG'); return buf.getvalue()
+
 class Playground(W.VBox):
     """An ipywidgets caption playground for `model`: an `ArtDiffPipeline`, or any name `ArtDiffPipeline.from_pretrained` takes
     ('pretrained-128', 'pretrained', a model or run folder, a checkpoint, OWNER/NAME; default: the shipped one, 128 px where
-    it ships), loaded on `device`. `display(Playground(...))` in Jupyter,
-    VS Code or Voila. `images` holds the last drawn images (uint8, N x H x W x 3); `scale`: how many screen pixels a painting's pixel
+    it ships), loaded on `device`. `display(Playground(...))` in Jupyter, VS Code or Voila. `images` holds what the picture
+    shows (uint8, N x H x W x 3) and `drawn` the paintings last drawn; `scale`: how many screen pixels a painting's pixel
     takes (default: 128 px paintings at 1, 32 px ones at 4)."""
     def __init__(self, model=None, device='auto', caption: Optional[str] = None, scale: Optional[int] = None):
         self.pipe = model if isinstance(model, ArtDiffPipeline) else ArtDiffPipeline.from_pretrained(model or default_model(), device=device)
-        self.tok, self.images, self.traj = self.pipe.tokenizer, None, None
+        self.tok, self.images, self.drawn, self.traj, self.walked = self.pipe.tokenizer, None, None, None, None
         self.scale = scale or max(1, 128 // self.pipe.image_size)
         self._caption_controls(); self._sampling_controls(self.pipe.sampling); self._output_controls()
+        self._picture_controls(); self._walk_controls()                       # the modes of the sections below
         self._syncing = False
         self._wire()
         self.set_caption(caption or f"{'Claude Monet' if 'Claude Monet' in self.artist.options or not self.artist.options else self.artist.options[0]} / Blue Harbour at Dusk / "
                                     f"{'Impressionism' if 'Impressionism' in self.style.options else self.style.options[-1]} / landscape / 1880")
         super().__init__([
-            W.HTML(f'<b>artdiff_nb playground</b> &middot; {html.escape(self.pipe.name)}, step {self.pipe.step}, {self.pipe.image_size}px'),
+            W.HTML(f'{_CSS}<b>artdiff_nb playground</b> &middot; {html.escape(self.pipe.name)}, step {self.pipe.step}, {self.pipe.image_size}px'),
             W.HBox([self.artist, self.title]), W.HBox([self.style, self.genre, self.year]), self.caption,
-            W.HBox([W.Label('the model reads:'), self.reads]),
+            W.HBox([W.Label('the model reads:'), self.reads]), self.negative,
             W.HBox([self.sampler, self.steps, self.guidance, self.eta]), W.HBox([self.seed, self.new_seed, self.n_images]),
             W.HBox([self.generate_button, *self.buttons.values()], layout=W.Layout(flex_flow='row wrap')),
-            W.HBox([self.progress, self.status]), self.step_slider, self.image])
+            *self.picture_rows, *self.walk_rows,
+            W.HBox([self.progress, self.status]), self.step_slider, self.walk_slider, self.frame, self.reading])
 
     # -- the controls
     def _caption_controls(self):
-        "The caption, field by field and whole, and how the model reads it."
+        "The caption, field by field and whole, how the model reads it, and the negative caption."
         self.artist = W.Combobox(options=known_values(self.tok, ARTISTS), placeholder='artist', description='artist', ensure_option=False, layout=_width('300px'))
         self.title = W.Text(placeholder='title (a colour word and a time of day)', description='title', layout=_width('360px'))
         self.style = W.Dropdown(options=['(none)'] + known_values(self.tok, list(STYLES)), description='style', layout=_width('300px'))
@@ -106,6 +122,7 @@ class Playground(W.VBox):
         self.year = W.Text(placeholder='e.g. 1889', description='year', layout=_width('160px'))
         self.caption = W.Textarea(description='caption', layout=_width('760px'), rows=2)
         self.reads = W.HTML()
+        self.negative = W.Text(description='negative', placeholder='a caption guidance steers away from (empty: none)', layout=_width('760px'))
 
     def _sampling_controls(self, s: SamplingConfig):
         "Sampler, steps, guidance, eta and seeds, starting from the model's own sampling `s`; the Generate and explore buttons."
@@ -126,11 +143,16 @@ class Playground(W.VBox):
             'attention': ('Where words act', 'cross-attention of the image to each word')}.items()}
 
     def _output_controls(self):
-        "The progress bar, the status line, the picture and the denoising step slider."
+        "The progress bar, the status line, the denoising step slider, the picture (in a frame that scrolls, never shrinks it) and the critic's reading."
         self.progress = W.IntProgress(value=0, min=0, max=1, layout=_width('300px'))
         self.status = W.HTML()
-        self.image = W.Image(format='png', layout=W.Layout(max_width='100%'))
         self.step_slider = W.IntSlider(description='step', min=0, max=0, layout=W.Layout(width='500px', display='none'))
+        self.image = W.Image(format='png', layout=W.Layout(max_width='none', align_self='flex-start'))
+        self.image.add_class('artdiff-picture')
+        self.frame = W.Box([self.image], layout=W.Layout(overflow='auto', max_width='100%'))
+        self.reading = W.HTML()
+        w = cell_box(3, 8, self.pipe.image_size, self.scale)[2] + 6
+        self._present(placeholder_png(w, self.pipe.image_size * self.scale // 2 + 40, 'Generate draws the caption here'))
 
     def _wire(self):
         "What each control does when it changes or is clicked."
@@ -172,21 +194,33 @@ class Playground(W.VBox):
         return self.pipe.sampling.replace(sampler=self.sampler.value, steps=self.steps.value, guidance_scale=self.guidance.value,
                                          eta=self.eta.value).replace(**changes)
 
-    def _draw(self, captions: Sequence[str], seeds, trajectory: bool = False, **changes):
-        "Images for `captions` with per-image `seeds`, drawn by the pipeline with the bar following its steps (and the `Trajectory`)."
-        s = self.settings(**changes)
+    def _ticker(self, s: SamplingConfig, traj: Optional[Trajectory] = None):
+        "A callback that moves the progress bar along the sampling steps (and records the `Trajectory`)."
         self.progress.max, self.progress.value = s.steps, 0
-        traj = Trajectory() if trajectory else None
         def tick(i, t, x, x0):
             self.progress.value = i + 1
             if traj is not None: traj(i, t, x, x0)
-        imgs = self.pipe(list(captions), seed=list(seeds), sampling=s, callback=tick, output_type='uint8').images
+        return tick
+
+    def _draw(self, captions: Sequence[str], seeds, trajectory: bool = False, image=None, strength: float = 1.0, **changes):
+        """Images for `captions` with per-image `seeds`, drawn by the pipeline with the controls' settings and negative caption
+        (img2img from `image` at `strength`), the bar following its steps (and the `Trajectory`)."""
+        s, traj = self.settings(**changes), Trajectory() if trajectory else None
+        imgs = self.pipe(list(captions), seed=list(seeds), sampling=s, callback=self._ticker(s, traj), output_type='uint8',
+                         image=image, strength=strength, negative_caption=self.negative.value.strip() or None).images
         return (imgs, traj) if trajectory else imgs
 
-    def _show(self, images, labels, title, ncols=8, **kw):
-        self.images = images
-        self.image.value = labelled_grid(images, labels, ncols=ncols, scale=self.scale, title=title, **kw)
-        self.step_slider.layout.display = 'none'
+    def _present(self, png: bytes):
+        "Show `png` at its own size in pixels: crisp, its labels readable; a grid wider than the output scrolls."
+        w, h = Image.open(io.BytesIO(png)).size
+        self.image.value, self.image.layout.width, self.image.layout.height = png, f'{w}px', f'{h}px'
+
+    def _show(self, images, labels, title, ncols=8, paintings=None, **kw):
+        "A labelled grid of `images`; `paintings` (default: all of them) are what 'last drawn' starts from."
+        self.images, self.drawn = images, images if paintings is None else paintings
+        self.step_slider.layout.display = self.walk_slider.layout.display = 'none'
+        self.reading.value = ''
+        self._present(labelled_grid(images, labels, ncols=ncols, scale=self.scale, title=title, **kw))
 
     def generate(self):
         "Draw the caption `n_images` times (seeds seed, seed+1, ...)."
@@ -208,7 +242,8 @@ class Playground(W.VBox):
                        f"guidance sweep, seed {seed}: {cap}")
         elif mode == 'trajectory':
             n = min(self.n_images.value, 4)
-            self.images, self.traj = self._draw([cap] * n, range(seed, seed + n), trajectory=True)
+            imgs, self.traj = self._draw([cap] * n, range(seed, seed + n), trajectory=True)
+            self._show(imgs, [f"seed {seed + i}" for i in range(n)], cap)
             self.step_slider.max, self.step_slider.layout.display = len(self.traj.t) - 1, 'flex'
             if self.step_slider.value == self.step_slider.max: self._show_step()
             else: self.step_slider.value = self.step_slider.max
@@ -221,8 +256,8 @@ class Playground(W.VBox):
         i, tr = self.step_slider.value, self.traj
         n = tr.x[i].shape[0]
         imgs = np.concatenate([to_uint8(self.pipe.to_pixels(tr.x[i])), to_uint8(self.pipe.to_pixels(tr.x0[i]))])   # a latent model's, decoded
-        self.image.value = labelled_grid(imgs, [f"x_t, t={tr.t[i]}"] * n + ["predicted x0"] * n, ncols=n, scale=self.scale, label_lines=1,
-                                         title=f"step {i + 1} of {len(tr.t)}: the sample (top) and the model's clean estimate (bottom)")
+        self._present(labelled_grid(imgs, [f"x_t, t={tr.t[i]}"] * n + ["predicted x0"] * n, ncols=n, scale=self.scale, label_lines=1,
+                                    title=f"step {i + 1} of {len(tr.t)}: the sample (top) and the model's clean estimate (bottom)"))
 
     def _attention(self, cap: str, seed: int):
         img, tr = self._draw([cap], [seed], trajectory=True)
@@ -238,7 +273,8 @@ class Playground(W.VBox):
         heatmaps = [(0.35 * img[0] + 0.65 * h).round().astype(np.uint8) for h in heatmaps]      # laid over the painting: where, in it
         name = lambda j: toks[j] if self.tok.stoi.get(toks[j], UNK_ID) != UNK_ID else f"{toks[j]} (unknown)"
         self._show(np.stack([img[0], *heatmaps]), ['painting'] + [name(j) for j in pick],
-                   f"where each word acts (cross-attention at step {i + 1} of {len(tr.t)}, bright = attends more): {cap}", ncols=8, label_lines=2)
+                   f"where each word acts (cross-attention at step {i + 1} of {len(tr.t)}, bright = attends more): {cap}", ncols=8, label_lines=2,
+                   paintings=img)
 
     # -- messages
     def _guard(self, f):
@@ -249,6 +285,116 @@ class Playground(W.VBox):
     def _error(self, e: Exception):
         line = (str(e).splitlines() or [type(e).__name__])[0]
         self.status.value = f'<span style="color:#c0392b">&#9888; {html.escape(line)}</span>'
+
+# %% ../nbs/50_playground.ipynb #06686ca9
+SOURCES = ('last drawn', 'painted', 'uploaded')
+STRENGTHS = (0, 0.2, 0.4, 0.6, 0.8, 1)
+
+@patch
+def _picture_controls(self: Playground):
+    "Where img2img and the critic start (the last drawing, a painting of the caption's style and genre, an upload), the strength, the buttons."
+    self.source = W.ToggleButtons(options=SOURCES, style={'button_width': '92px'})
+    self.which = W.BoundedIntText(value=1, min=1, max=64, description='image #', layout=_width('140px'))
+    self.upload = W.FileUpload(accept='image/*', multiple=False, description='Upload')
+    self.strength = W.FloatSlider(value=0.6, min=0, max=1, step=0.05, description='strength', layout=_width('300px'))
+    self.picture_buttons = {m: W.Button(description=label, tooltip=tip) for m, (label, tip) in {
+        'repaint': ('Repaint', 'img2img: the picture noised to the strength and repainted under the caption'),
+        'strengths': ('Across strengths', 'the picture repainted at strengths 0 to 1, one seed'),
+        'critic': ('Ask the critic', 'what the art critic reads in the picture, field by field')}.items()}
+    for m, b in self.picture_buttons.items(): b.on_click(lambda _, m=m: self._guard(lambda: self.picture_mode(m)))
+    self.upload.observe(lambda _: setattr(self.source, 'value', 'uploaded'), 'value')
+    label = W.Label('start from', layout=W.Layout(width='90px', display='flex', justify_content='flex-end', margin='0 8px 0 0'))
+    self.picture_rows = [W.HBox([label, self.source, self.which, self.upload]), W.HBox([self.strength, *self.picture_buttons.values()])]
+
+@patch
+def start_image(self: Playground) -> np.ndarray:
+    "The picture img2img and the critic start from, as `source` says, at the model's size (uint8, H x W x 3)."
+    size = self.pipe.image_size
+    if self.source.value == 'last drawn':
+        if self.drawn is None: raise ValueError("nothing drawn yet: Generate first, or start from a painted or an uploaded picture")
+        if self.which.value > len(self.drawn): raise ValueError(f"image # {self.which.value}: the last drawing has {len(self.drawn)}")
+        return self.drawn[self.which.value - 1]
+    if self.source.value == 'painted':
+        c = Caption.try_parse(self.caption.value)
+        style, genre = (c.style, c.genre) if c is not None else (None, None)
+        return render(sample_painting(self.seed.value, 0, [style] if style in STYLES else None, [genre] if genre in GENRES else None), size)
+    if not self.upload.value: raise ValueError("no picture uploaded: click Upload and choose one")
+    f = self.upload.value[0]
+    try: return fit_image(as_pil(f['content']), size)
+    except ValueError: raise ValueError(f"{f['name']}: not an image that can be read") from None
+
+@patch
+def picture_mode(self: Playground, mode: str):
+    "On `start_image()`: 'repaint' it under the caption at `strength` (img2img), do so at every one of `STRENGTHS`, or ask the 'critic'."
+    t0, cap, seed = time.perf_counter(), self.caption.value, self.seed.value
+    start = self.start_image()
+    if mode == 'repaint':
+        n, s = self.n_images.value, self.strength.value
+        imgs = self._draw([cap] * n, range(seed, seed + n), image=start, strength=s)
+        self._show(np.concatenate([start[None], imgs]), ['the start'] + [f"seed {seed + i}" for i in range(n)],
+                   f"repainted at strength {s:g}: {cap}", paintings=imgs)
+    elif mode == 'strengths':
+        imgs = np.concatenate([self._draw([cap], [seed], image=start, strength=s) for s in STRENGTHS])
+        self._show(imgs, [f"strength {s:g}" + (' (the start)' if s == 0 else ' (ignores it)' if s == 1 else '') for s in STRENGTHS],
+                   f"img2img across strengths, seed {seed}: {cap}")
+    elif mode == 'critic': self._critique(start, cap)
+    else: raise ValueError(f"unknown mode {mode!r}")
+    self._ok(f"{mode} in {time.perf_counter() - t0:.2f} s")
+
+def reading_html(reading: dict, caption=None, heads: dict = HEADS) -> str:
+    "`ArtCritic.read`'s answers for one picture as an HTML table, the answers `caption` asks for marked with a tick."
+    marks = asked(reading, caption, heads) if caption is not None else {k: [False] * len(v) for k, v in reading.items()}
+    cell = lambda name, p, ok, first: (f'<td style="padding:1px 10px;{"font-weight:bold;" if first else ""}">{html.escape(name)}'
+                                       f'{" &#10004;" if ok else ""} <span style="color:#777">{p:.0%}</span></td>')
+    rows = ''.join(f'<tr><td style="padding:1px 10px;color:#555">{k}</td>' + ''.join(cell(n, p, ok, i == 0) for i, ((n, p), ok) in enumerate(zip(ans, marks[k])))
+                   + '</tr>' for k, ans in reading.items())
+    return f'<table style="font-size:13px">{rows}</table>' + ('<div style="color:#777;font-size:12px">&#10004; what the caption asks</div>' if caption else '')
+
+@patch
+def _critique(self: Playground, img: np.ndarray, cap: str):
+    "Show `img` and what the model's critic reads in it."
+    critic = load_critic(self.pipe.config.critic)
+    r = critic.read(fit_image(Image.fromarray(img), critic.size)[None])[0]
+    self.images = img[None]
+    self.step_slider.layout.display = self.walk_slider.layout.display = 'none'
+    what = {'last drawn': f"image {self.which.value} of the last drawing", 'painted': f"the painter's, seed {self.seed.value}",
+            'uploaded': self.upload.value[0]['name'] if self.upload.value else ''}[self.source.value]
+    self._present(labelled_grid(img[None], [what], ncols=1, scale=2 * self.scale, label_lines=1,
+                                title=f"what the critic '{critic.name}' reads in it ({critic.size} px), below"))
+    self.reading.value = reading_html(r, cap, critic.fields)
+
+# %% ../nbs/50_playground.ipynb #20f7d955
+WALK_N = 8
+
+@patch
+def _walk_controls(self: Playground):
+    "The caption a walk goes to, its button, and the slider along it."
+    self.walk_to = W.Text(description='walk to', placeholder='a second caption: the walk goes from the caption above to this one', layout=_width('640px'))
+    self.walk_button = W.Button(description='Walk', tooltip=f'{WALK_N} paintings between the two captions, the noise held fixed')
+    self.walk_slider = W.IntSlider(description='along', min=0, max=0, layout=W.Layout(width='500px', display='none'))
+    self.walk_button.on_click(lambda _: self._guard(self.walk))
+    self.walk_slider.observe(lambda _: self._guard(self._show_walk_step), 'value')
+    self.walk_rows = [W.HBox([self.walk_to, self.walk_button])]
+
+@patch
+def walk(self: Playground, n: int = WALK_N):
+    "A row of `n` paintings from the caption to `walk_to` with the noise held fixed; the slider then shows each, larger."
+    t0, a, b, seed = time.perf_counter(), self.caption.value, self.walk_to.value, self.seed.value
+    if not b.strip(): raise ValueError("a walk needs a second caption: type it in 'walk to'")
+    s = self.settings()
+    self.walked = self.pipe.walk(a, b, n=n, seed=seed, sampling=s, callback=self._ticker(s), output_type='uint8',
+                                 negative_caption=self.negative.value.strip() or None).images
+    self.walk_slider.max, self.walk_slider.value = n - 1, 0
+    self._show(self.walked, [f"{i / (n - 1):.2f} of the way" for i in range(n)], f"a walk, seed {seed}: {a}  ->  {b}", ncols=n)
+    self.walk_slider.layout.display = 'flex'
+    self._ok(f"walk in {time.perf_counter() - t0:.2f} s")
+
+@patch
+def _show_walk_step(self: Playground):
+    if self.walked is None: return
+    i, n = self.walk_slider.value, len(self.walked)
+    self._present(labelled_grid(self.walked[i:i + 1], [f"{i} of {n - 1} steps along"], ncols=1, scale=2 * self.scale, label_lines=1,
+                                title=f"{i / (n - 1):.0%} of the way"))
 
 # %% ../nbs/50_playground.ipynb #ffadade1
 def _offline_voila(d: Path) -> dict:

@@ -44,11 +44,13 @@ class _Job:
     captions: list
     seeds: list
     opts: SamplingConfig
+    negative: str                      # '' for none: guidance from the empty caption
     future: asyncio.Future
     t0: float = field(default_factory=time.perf_counter)
 
 class Batcher:
-    "Merge concurrent requests into sampler calls of up to `max_batch` images, run one at a time off the event loop."
+    """Merge concurrent requests into sampler calls of up to `max_batch` images, run one at a time off the event loop; requests
+    share a call when they share the sampling settings and the negative caption."""
     def __init__(self, pipe, max_batch: int = 16, window: float = 0.02):
         self.pipe, self.max_batch, self.window = pipe, check_int('max_batch', max_batch, min=1), check_float('window', window, 0, 10)
         self.queue: asyncio.Queue = asyncio.Queue()
@@ -56,13 +58,13 @@ class Batcher:
         self.calls = self.images = 0
         self.task = asyncio.get_running_loop().create_task(self._loop())
 
-    async def submit(self, captions, seeds, opts: SamplingConfig) -> np.ndarray:
+    async def submit(self, captions, seeds, opts: SamplingConfig, negative: str = '') -> np.ndarray:
         fut = asyncio.get_running_loop().create_future()
-        await self.queue.put(_Job(list(captions), list(seeds), opts, fut))
+        await self.queue.put(_Job(list(captions), list(seeds), opts, negative or '', fut))
         return await fut
 
-    def _generate(self, captions, seeds, sampling: SamplingConfig) -> np.ndarray:
-        with self.lock: return self.pipe(captions, seed=seeds, sampling=sampling, output_type='uint8').images
+    def _generate(self, captions, seeds, sampling: SamplingConfig, negative: str = '') -> np.ndarray:
+        with self.lock: return self.pipe(captions, seed=seeds, sampling=sampling, output_type='uint8', negative_caption=negative or None).images
 
     async def _loop(self):
         loop = asyncio.get_running_loop()
@@ -75,16 +77,16 @@ class Batcher:
                 try: jobs.append(await asyncio.wait_for(self.queue.get(), left))
                 except asyncio.TimeoutError: break
             jobs = [j for j in jobs if not j.future.done()]          # timed out while waiting: skip
-            groups: dict[SamplingConfig, list] = {}
-            for j in jobs: groups.setdefault(j.opts, []).append(j)
-            for opts, js in groups.items():
+            groups: dict[tuple, list] = {}
+            for j in jobs: groups.setdefault((j.opts, j.negative), []).append(j)
+            for (opts, negative), js in groups.items():
                 while js:                                            # split a group that exceeds max_batch
                     take, n = [], 0
                     while js and (not take or n + len(js[0].captions) <= self.max_batch):
                         take.append(js.pop(0)); n += len(take[-1].captions)
                     caps = [c for j in take for c in j.captions]; seeds = [s for j in take for s in j.seeds]
                     try:
-                        imgs = await asyncio.to_thread(self._generate, caps, seeds, opts)
+                        imgs = await asyncio.to_thread(self._generate, caps, seeds, opts, negative)
                         self.calls += 1; self.images += len(caps)
                     except Exception as e:
                         for j in take:
@@ -163,17 +165,20 @@ def _add_predict(app: FastAPI, pipe, timeout: float) -> None:
                       guidance_scale: Annotated[float, Query(ge=b['guidance_scale'][0], le=b['guidance_scale'][1], allow_inf_nan=False)] = d.guidance_scale,
                       eta: Annotated[float, Query(ge=b['eta'][0], le=b['eta'][1], allow_inf_nan=False)] = d.eta,
                       seed: Annotated[Optional[int], Query(ge=0, le=2**31 - 1 - MAX_ITEMS * MAX_IMAGES_PER_CAPTION)] = None,
-                      n_images: Annotated[int, Query(ge=1, le=MAX_IMAGES_PER_CAPTION)] = 1):
+                      n_images: Annotated[int, Query(ge=1, le=MAX_IMAGES_PER_CAPTION)] = 1,
+                      negative_caption: Annotated[Optional[str], Query(max_length=MAX_CAPTION_CHARS,
+                          description='guidance pushes away from this caption instead of from the empty one (empty: none)')] = None):
         base = seed if seed is not None else int(np.random.default_rng().integers(0, 2**31 - 1 - MAX_ITEMS * MAX_IMAGES_PER_CAPTION))
         caps = [it.caption for it in items for _ in range(n_images)]
         seeds = [base + i for i in range(len(caps))]
         sampling = d.replace(steps=steps, sampler=sampler, guidance_scale=guidance_scale, eta=eta)
-        try: imgs = await asyncio.wait_for(app.state.batcher.submit(caps, seeds, sampling), timeout)
+        negative = (negative_caption or '').strip()
+        try: imgs = await asyncio.wait_for(app.state.batcher.submit(caps, seeds, sampling, negative), timeout)
         except asyncio.TimeoutError: raise HTTPException(503, f"generation timed out after {timeout:g} s; try fewer images or steps")
         C = imgs.shape[-1]
         return {'result': [{'image': float_image_b64(im), 'shape': [C, *im.shape[:2]], 'png': encode_image(im), 'seed': s, 'caption': c}
                            for im, s, c in zip(imgs, seeds, caps)],
-                'options': dict(sampling.options(), n_images=n_images)}
+                'options': dict(sampling.options(), n_images=n_images, **({'negative_caption': negative} if negative else {}))}
 
 def _add_docs(app: FastAPI) -> None:
     """`GET /docs`: the endpoints and their parameters, read from the OpenAPI schema, as a page that fetches nothing (FastAPI's
@@ -229,7 +234,7 @@ def create_app(pipe, max_batch: int = 16, batch_window_ms: float = 20, timeout: 
 # %% ../nbs/40_serve.ipynb #144e4315
 def remote_images(url: str, captions, seed: Optional[int] = None, **options) -> np.ndarray:
     """uint8 images (B x H x W x C) for `captions` from the `artdiff serve` at `url`; `options`: steps, sampler, guidance_scale,
-    eta (None keeps the server's default)."""
+    eta, negative_caption (None keeps the server's default)."""
     import requests
     params = {k: v for k, v in dict(seed=seed, **options).items() if v is not None}
     try: r = requests.post(url.rstrip('/') + '/predict', json=[{'caption': c} for c in captions], params=params, timeout=600)

@@ -12,7 +12,7 @@ def test_help_and_version():
     r = artdiff('sheet', '--help')
     assert r.returncode == 0 and '--n-per-style' in r.stdout
 
-COMMANDS = ('sheet', 'stream', 'train', 'generate', 'grid', 'evaluate', 'export', 'push', 'serve', 'playground')
+COMMANDS = ('sheet', 'stream', 'prepare', 'critic', 'critique', 'train', 'generate', 'grid', 'evaluate', 'export', 'push', 'serve', 'playground')
 
 @pytest.mark.parametrize('cmd', COMMANDS)
 def test_every_command_describes_itself_with_an_example(cmd):
@@ -115,3 +115,23 @@ def test_a_walk_between_captions_from_the_command_line(tiny_run, tmp_path):
     assert np.abs(row[[0, -1]].astype(int) - ends.astype(int)).max() <= 1
     r = artdiff('generate', '--model-path', tiny_run, '--walk', a, '--out', tmp_path / 'bad.png')
     assert r.returncode == 2 and 'expected 2 arguments' in r.stderr and not (tmp_path / 'bad.png').exists()
+
+def test_critique_reads_a_painting(tmp_path):
+    "`artdiff critique`: what the shipped critic reads in a painted picture (of another size: fitted), as text and as JSON."
+    import json
+    from artdiff_nb.critic import evaluation_paintings
+    from artdiff_nb.procart import render
+    p = evaluation_paintings(1)[0]
+    Image.fromarray(render(p, 48)).convert('RGBA').save(tmp_path / 'p.png')
+    r = artdiff('critique', tmp_path / 'p.png', '--caption', p.caption)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert "as the critic 'procart' reads it at 32 px" in lines[0] and [l.split()[0] for l in lines[1:7]] == ['style', 'family', 'genre', 'colour', 'time', 'era']
+    assert f'genre  {p.genre} * ' in r.stdout.replace('   ', '  ')
+    js = json.loads(artdiff('critique', tmp_path / 'p.png', '--json', '--top', '2').stdout)[str(tmp_path / 'p.png')]
+    assert len(js['style']) == 2 and abs(sum(q for _, q in js['era'][:2]) - 1) < 0.5 and js['genre'][0][0] == p.genre
+    (tmp_path / 'bad.png').write_text('not a picture')
+    for args, msg in (([tmp_path / 'bad.png'], 'bad.png: not an image'), ([tmp_path / 'gone.png'], 'gone.png: not an image'),
+                      ([tmp_path / 'p.png', '--top', '0'], '--top must be >= 1'), ([tmp_path / 'p.png', '--critic', tmp_path], 'no critic at')):
+        r = artdiff('critique', *args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and msg in r.stderr, (args, r.stderr)

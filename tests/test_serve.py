@@ -179,3 +179,20 @@ def test_eirs_request_example_with_a_real_photo_as_placeholder(server, tmp_path)
     r = run_cmd(sys.executable, ROOT / 'examples' / 'request_example.py', '--url', server, '--out-dir', tmp_path / 'gen', '--image', photo)
     assert r.returncode == 0, r.stderr[-1500:]
     assert len(list((tmp_path / 'gen').glob('image_*.png'))) == 4
+
+def test_negative_captions_are_batched_apart(server, tiny_run):
+    "Two clients at once with one seed, one with a negative caption: each gets the pipeline's own image for what it asked."
+    from artdiff_nb.pipeline import ArtDiffPipeline
+    from artdiff_nb.images import decode_image
+    cap, neg = 'Claude Monet / Blue Harbour at Dusk / Impressionism / landscape / 1880', 'Pablo Picasso / Grey Guitar / Cubism / still life / 1912'
+    out = {}
+    def one(negative):
+        params = {'seed': 3, **({'negative_caption': negative} if negative else {})}
+        out[negative] = requests.post(f'{server}/predict', json=[{'caption': cap}], params=params, timeout=300).json()['result'][0]['png']
+    ts = [threading.Thread(target=one, args=(n,)) for n in ('', neg)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    pipe = ArtDiffPipeline.from_pretrained(tiny_run)
+    assert (decode_image(out['']) == pipe([cap], seed=3, output_type='uint8').images[0]).all()
+    assert (decode_image(out[neg]) == pipe([cap], seed=3, negative_caption=neg, output_type='uint8').images[0]).all()
+    assert out[''] != out[neg]

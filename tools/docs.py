@@ -16,7 +16,7 @@ SITE_URL = 'https://artdiff.github.io/artdiff_nb/'
 GROUPS = [('Foundations', ('00', '01', '02', '03', '04', '05')), ('Diffusion', ('10', '11', '12', '13', '14', '15')),
           ('Training', ('20', '21', '22', '23', '24', '25', '26', '27', '28', '29', '30', '31')), ('Serving', ('40', '90')),
           ('Playground', ('50',))]
-PAGES = [('Tutorial', 'tutorial.md'), ('The playground, in pictures', 'playground-tour.ipynb'), ('Benchmarks', 'benchmarks.md'),
+PAGES = [('Tutorial', 'tutorial.md'), ('How it works: one caption', 'how-it-works.ipynb'), ('The playground, in pictures', 'playground-tour.ipynb'), ('Benchmarks', 'benchmarks.md'),
          ('CLI reference', 'cli-reference.md'), ('WikiArt on a GPU', 'wikiart-gpu.md')]
 
 def doc_name(nb: Path) -> str: return re.sub(r'^\d+[a-z]?_', '', nb.stem)
