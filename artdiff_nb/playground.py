@@ -342,7 +342,7 @@ def picture_mode(self: Playground, mode: str):
     self._ok(f"{mode} in {time.perf_counter() - t0:.2f} s")
 
 def reading_html(reading: dict, caption=None, heads: dict = HEADS) -> str:
-    "`ArtCritic.read`'s answers for one picture as an HTML table, the answers `caption` asks for marked with a tick."
+    "The critic's `read` answers for one picture as an HTML table, the answers `caption` asks for marked with a tick."
     marks = asked(reading, caption, heads) if caption is not None else {k: [False] * len(v) for k, v in reading.items()}
     cell = lambda name, p, ok, first: (f'<td style="padding:1px 10px;{"font-weight:bold;" if first else ""}">{html.escape(name)}'
                                        f'{" &#10004;" if ok else ""} <span style="color:#777">{p:.0%}</span></td>')

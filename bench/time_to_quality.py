@@ -205,14 +205,16 @@ def main128(minutes=(5, 15, 30, 60), n=270, sides=('ours', 'reference'), keep=No
               + f" | {r.get('fd_critic', '')} | {r.get('sampling_img_s', '')} |")
 
 def figure128(out=ROOT / 'docs' / 'images' / 'time_to_quality_128.png'):
-    """The newest run of `--size 128` from its results file: caption fidelity per field against minutes, each side a line,
+    """Each side's newest run of `--size 128` from its results file: caption fidelity per field against minutes, a line per side,
     the painted images' reading dotted and their reading through procart-ae (a latent model's ceiling) dashed."""
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from artdiff_nb.autoencoder import load_autoencoder
     from artdiff_nb.figures import save_figure
-    rows = list(csv.DictReader(open(ROOT / 'bench' / 'results' / 'time_to_quality_128.csv')))
-    rows = [r for r in rows if r['commit'] == rows[-1]['commit'] and r['date'] == rows[-1]['date']]
+    every = list(csv.DictReader(open(ROOT / 'bench' / 'results' / 'time_to_quality_128.csv')))
+    newest = lambda side: [r for r in every if r['side'] == side and (r['date'], r['commit']) == next(
+        (x['date'], x['commit']) for x in reversed(every) if x['side'] == side)] if any(x['side'] == side for x in every) else []
+    rows = newest('ours (latents)') + newest('pixels') + newest('painted (ceiling)')[-1:]    # each side's newest run
     kept = load_autoencoder('procart-ae').info['fidelity']
     fig, axs = plt.subplots(1, len(SCORED), figsize=(2.9 * len(SCORED), 3.1), sharey=True)
     for ax, k in zip(axs, SCORED):

@@ -83,11 +83,14 @@ def test_api_reference_is_on_the_pages(site):
 @needs_chromium
 def test_every_page_in_chromium(site, tmp_path):
     shots = Path(os.environ.get('ARTDIFF_SCREENSHOTS') or tmp_path)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    site_url = re.search(r"SITE_URL = '([^']+)'", (ROOT / 'tools' / 'docs.py').read_text()).group(1)
+    prefix = urlsplit(site_url).path.strip('/')                      # served under the published site's base path, as Pages serves it
+    (tmp_path / 'www').mkdir(); (tmp_path / 'www' / prefix).symlink_to(site.resolve())
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / 'www'))
     handler.log_message = lambda *a: None
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f'http://127.0.0.1:{server.server_address[1]}/'
+    base = f'http://127.0.0.1:{server.server_address[1]}/{prefix}/'
     problems = []
     try:
         with chromium() as browser:
@@ -96,7 +99,6 @@ def test_every_page_in_chromium(site, tmp_path):
             page.on('pageerror', lambda e: problems.append(f'{page.url}: {e}'))
             page.on('requestfailed', lambda r: problems.append(f'{page.url}: request failed {r.url}'))
             for f in sorted(site.glob('*.html')):
-                if f.name == '404.html': continue
                 page.goto(base + f.name, wait_until='load')
                 page.wait_for_timeout(150)
                 bad = page.evaluate("() => [...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
@@ -109,9 +111,15 @@ def test_every_page_in_chromium(site, tmp_path):
             assert drawn['widgets'] > 20 and 'Generate' in drawn['buttons'] and 'Every style' in drawn['buttons'], drawn
             assert drawn['images'] and all(ok and w > 100 for ok, w in drawn['images']), drawn
             page.locator('.jupyter-widgets.widget-vbox').first.screenshot(path=str(shots / 'docs_playground_saved.png'))
-            for name, file in (('docs_front_page', 'index.html'), ('docs_notebook_page', 'samplers.html'), ('docs_tutorial', 'tutorial.html')):
+            for name, file in (('site_front_page', 'index.html'), ('site_notebook_page', 'samplers.html'), ('site_tutorial', 'tutorial.html'),
+                               ('site_how_it_works', 'how-it-works.html'), ('site_playground_tour', 'playground-tour.html')):
                 page.goto(base + file, wait_until='load'); page.wait_for_timeout(800)
                 page.screenshot(path=str(shots / f'{name}.png'))
+            page.goto(base + '404.html', wait_until='load')               # the 404 page's links, under the base path
+            links = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href).filter(h => h.startsWith(location.origin))")
+            assert len(links) > 20, links
+            problems += [f'404.html: link {h} answers {page.request.get(h).status}' for h in sorted(set(h.split('#')[0] for h in links))
+                         if page.request.get(h).status != 200]
             page.goto(base + 'index.html', wait_until='load')             # search, with no network
             page.keyboard.press('/'); page.keyboard.type('guidance')
             page.wait_for_selector('.md-search-result__item', timeout=20_000)
