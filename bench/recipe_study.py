@@ -240,19 +240,17 @@ def quality(names, minutes, n, seed: int = 0):
                 print(f"{name} (seed {seed}) at {m:g} min (step {step}): " + ', '.join(f"{k} {row[k]:.0%}" for k in SCORED) +
                       f" | mean {row['mean']:.1%} | FD-critic {row['fd_critic']:.1f}", flush=True)
 
-FIELDS = ['variant', 'seed', 'minutes', 'step', 'batch_size', 'images', 'rate_img_s', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
-STEP_FIELDS = ['variant', 'seed', 'step', 'batch_size', 'images', 'threads', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
+FIELDS = ['machine', 'date', 'commit', 'variant', 'seed', 'minutes', 'step', 'batch_size', 'images', 'rate_img_s', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
+STEP_FIELDS = ['machine', 'date', 'commit', 'variant', 'seed', 'step', 'batch_size', 'images', 'threads', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
 
 def read_rows(path: Path = QUALITY) -> list[dict]:
     if not path.exists(): return []
     with open(path, newline='') as f: return list(csv.DictReader(f))
 
 def write_row(row: dict, path: Path = QUALITY, fields: list = FIELDS) -> None:
-    new = not path.exists()
-    with open(path, 'a', newline='') as f:
-        w = csv.DictWriter(f, fields)
-        if new: w.writeheader()
-        w.writerow(row)
+    "Append `row` to the results file `path`, stamped with the machine, the date and the commit."
+    from data import record                                      # bench/data.py: one results writer
+    record(path, fields, [row])
 
 def steps(names, marks, n, seed: int = 0):
     """The third round: train each variant for `marks` steps (the cosine schedule sized to the last), evaluate its EMA weights

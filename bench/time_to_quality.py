@@ -33,7 +33,8 @@ sampler) and a UNet that reaches the same resolutions as ours from 128 px (width
 8 x 8, cross-attention at 16 and 8), streamed from the painter. Evaluation on `--n 270` held-out captions; results in
 bench/results/time_to_quality_128.csv (machine, date and commit on each row). `--keep DIR` keeps ours' run folder (the
 60-minute run is what `tools/train_pretrained.py export --model pretrained-128 --run DIR` ships).
-Writes bench/results/time_to_quality.csv and docs/images/time_to_quality.png and prints the table (`--sides ours`: time_to_quality_ours[_budgets].csv).
+Appends its rows to bench/results/time_to_quality.csv (machine, date and commit on each), prints the table and, when both sides
+ran at the reference's default learning rate, draws docs/images/time_to_quality.png.
 """
 import argparse, copy, csv, json, tempfile, time
 from pathlib import Path
@@ -277,12 +278,11 @@ def main(minutes=(2.5, 5, 10, 15), n=108, sides=('ours', 'reference'), reference
                 print(f"{side} at {mark / 60:g} min (step {step}): " + ', '.join(f"{k} {r['fidelity'][k]:.0%}" for k in SCORED)
                       + f", FD-critic {r['fd_critic']:.1f}", flush=True)
     both = set(sides) == {'ours', 'reference'} and reference_lr == REFERENCE_LR
-    if both: name = 'time_to_quality'
-    elif 'reference' not in sides: name = 'time_to_quality_ours' + ('_budgets' if cfg.optim.low_res_fraction else '')
-    else: name = f"time_to_quality_{'_'.join(sides)}_lr{reference_lr:g}"
-    out = ROOT / 'bench' / 'results' / f'{name}.csv'
-    with open(out, 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
+    from data import record                                      # bench/data.py: one results writer
+    fields = ['machine', 'date', 'commit', 'side', 'reference_lr', 'minutes', 'step', 'images', 'params_m', *SCORED, 'fd_critic', 'kd_critic', 'sampling_img_s']
+    record(ROOT / 'bench' / 'results' / 'time_to_quality.csv', fields,
+           [{k: round(v, 4) if isinstance(v, float) else v for k, v in dict(r, reference_lr=reference_lr if r['side'] == 'reference' else '').items()}
+            for r in rows] + [dict(side='painted (ceiling)', **{k: round(ceiling[k], 4) for k in SCORED})])
     if both: figure(rows, ceiling, ROOT / 'docs' / 'images' / 'time_to_quality.png')
     print(f"\n| side | minutes | steps | {' | '.join(SCORED)} | FD-critic | KD-critic | sampling img/s |")
     print('|---|---|---|' + '---|' * (len(SCORED) + 3))
@@ -300,8 +300,7 @@ if __name__ == '__main__':
     ap.add_argument('--figure', action='store_true', help='--size 128: only draw docs/images/time_to_quality_128.png from the results file')
     ap.add_argument('--sides', nargs='+', choices=['ours', 'reference'], default=['ours', 'reference'], help='which to train (default: both)')
     ap.add_argument('--reference-lr', type=float, default=REFERENCE_LR, help="the reference's learning rate (default: %(default)s); a run other than the "
-                    "default two sides at the default lr writes bench/results/time_to_quality_SIDES_lrLR.csv (ours alone: "
-                    "time_to_quality_ours.csv) and no figure")
+                    "default two sides at the default lr draws no figure")
     a = ap.parse_args()
     if a.size == 128 and a.figure: print(figure128())
     elif a.size == 128: main128(tuple(a.minutes or (5, 15, 30, 60)), a.n or 270, tuple(a.sides), a.keep)

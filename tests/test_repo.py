@@ -89,3 +89,13 @@ def test_ci_runs_make_test_on_push_and_publishes_the_docs_after_it():
     assert {'push', 'pull_request'} <= set(on(flows['test']))
     assert any(s.get('run', '').strip() == 'make test' for s in flows['test']['jobs']['test']['steps'])
     assert on(flows['docs'])['workflow_run']['workflows'] == ['test'] and 'push' not in on(flows['docs'])
+
+def test_every_benchmark_result_is_stamped_and_written_by_its_script():
+    "A results file is a benchmark's history: machine, date and commit first on every row, one schema, and a script in bench/ that writes it."
+    import csv, re
+    scripts = {p.name: p.read_text() for p in (ROOT / 'bench').glob('*.py')}
+    for f in sorted((ROOT / 'bench' / 'results').glob('*.csv')):
+        rows = list(csv.reader(open(f, newline='')))
+        assert rows[0][:3] == ['machine', 'date', 'commit'], f.name
+        assert all(len(r) == len(rows[0]) and r[0] and re.fullmatch(r'\d{4}-\d\d-\d\d', r[1]) and r[2] for r in rows[1:]), f.name
+        assert any(f"'{f.name}'" in s or f"'{f.stem}'" in s for s in scripts.values()), f"no script in bench/ writes {f.name}"
