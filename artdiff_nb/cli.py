@@ -44,6 +44,7 @@ def _sampling(a, pipe):
     "The pipeline's sampling with the command's options; a bad option fails here, before minutes of sampling."
     return pipe.settings(num_inference_steps=a.steps, guidance_scale=a.guidance_scale, sampler=a.sampler, eta=a.eta)
 
+# %% ../nbs/90_cli.ipynb #df297365
 def _sheet(a):
     import matplotlib; matplotlib.use('Agg')
     from artdiff_nb.procart import procart_sheet
@@ -96,6 +97,7 @@ def _train(a):
                                     progress=True if sys.stdout.isatty() else 'lines'), cfg)   # bars in a terminal, lines in a log
     if main: print(f"done: {run} (samples in {run / 'samples'}, curve {run / 'training_curve_LOSS.png'})")
 
+# %% ../nbs/90_cli.ipynb #f0935be1
 def _write_images(imgs, captions, out: Path, a, title: str) -> None:
     "One caption: the image itself (upscaled `--upscale` times, nearest); several: a captioned grid."
     if len(imgs) == 1:
@@ -186,6 +188,7 @@ def _push(a):
     url = pipe.push_to_hub(a.repo, private=a.private or None, commit_message=a.message)
     print(f"pushed: {url}\nuse it anywhere with --model-path {a.repo}")
 
+# %% ../nbs/90_cli.ipynb #2a85f1d9
 def _critic(a):
     import json
     from artdiff_nb.critic import save_critic, CRITIC_WEIGHTS
@@ -252,6 +255,7 @@ def _playground(a):
     rc = serve_playground(a.model_path, a.port, a.device, open_browser=not a.no_browser)
     if rc: raise UsageError(f"voila stopped with exit status {rc}")
 
+# %% ../nbs/90_cli.ipynb #2fa1617f
 # The parser names these without importing torch or fastai, so that `--help` and a mistyped option answer at once;
 # a test checks them against the library's own (SAMPLERS of samplers, PRECISIONS of learner, the folders of presets/).
 SAMPLER_NAMES, PRECISION_NAMES = ('ddpm', 'ddim', 'dpm++2m'), ('32-true', 'bf16-mixed', '16-mixed', 'auto')
@@ -406,6 +410,7 @@ def _serving_commands(sub):
     _model_options(pg, required=False); _port_option(pg, 8866, ' on 127.0.0.1')
     pg.add_argument('--no-browser', action='store_true', help='do not open a browser window')
 
+# %% ../nbs/90_cli.ipynb #e167d320
 def build_parser() -> argparse.ArgumentParser:
     "The `artdiff` argument parser with all its subcommands."
     p = _Parser(prog='artdiff', description='Text-to-image diffusion on art: data, training, sampling, serving.')

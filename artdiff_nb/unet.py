@@ -68,6 +68,7 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.) ->
     emb = torch.cat([torch.cos(args), torch.sin(args)], -1)
     return F.pad(emb, (0, 1)) if dim % 2 else emb
 
+# %% ../nbs/12_unet.ipynb #f3b3c58e
 class ResBlock(nn.Module):
     "GroupNorm -> SiLU -> conv, FiLM by the time embedding, GroupNorm -> SiLU -> dropout -> conv (zero-init), plus skip."
     def __init__(self, c_in: int, c_out: int, emb_dim: int, dropout: float = 0.):
@@ -84,6 +85,7 @@ class ResBlock(nn.Module):
         h = self.norm2(h) * (1 + scale) + shift
         return self.skip(x) + self.conv2(self.drop(F.silu(h)))
 
+# %% ../nbs/12_unet.ipynb #dd765d2d
 class Attention(nn.Module):
     """Multi-head attention from image positions to themselves (`ctx=None`) or to caption tokens, pre-norm, residual.
     With `record_weights` set, the softmax weights (B, heads, N, L) of the last call are kept in `weights`."""
@@ -112,6 +114,7 @@ class Attention(nn.Module):
         else: o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return x + self.out(o.transpose(1, 2).reshape(B, N, C))
 
+# %% ../nbs/12_unet.ipynb #820e9f47
 class AttnBlock(nn.Module):
     "Self- and/or cross-attention over a feature map."
     def __init__(self, c: int, head_dim: int, ctx_dim: int, self_attn: bool, cross_attn: bool):

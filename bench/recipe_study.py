@@ -1,7 +1,8 @@
 """The recipe study: which training choices buy caption fidelity per CPU-minute, each measured the same way.
 
-Every variant is the CPU preset as it was before this study (`base()`: two UNet blocks per level, uniform timesteps;
-the second round's variants start from the first round's winners, `ROUND2_BASE`) with a few settings changed (`VARIANTS`). It is measured in two phases:
+The study is data: `VARIANTS_TABLE` lists every variant as one change on a named base (`BASES`: the CPU preset as it was
+before the study, `base()`, then each round's base, the one before with what that round adopted), and one loop
+(`marked_scores`) trains a variant, keeps its EMA weights at the marks and scores each. The first two rounds measured in two phases:
 
 1. `rates`: each distinct model shape and batch size trains 32 steps (`artdiff_nb.train.train`, as `artdiff train`
    does) and its images/s is read off the log (the median of 15 readings). Timings: run this phase with nothing else running.
@@ -14,11 +15,11 @@ the second round's variants start from the first round's winners, `ROUND2_BASE`)
 Levers that change speed but not what a step learns (bf16, torch.compile, threads) need phase 1 only: `speed [--variants A ...]`
 (default: the base, `preset`).
 
-The third round (`w16 ...`, on the preset of 2026-12-02, `ROUND3_BASE`) counts steps instead of minutes, so that its rows hold
+The third round (`w16 ...`, on the base `round 3`) counts steps instead of minutes, so that its rows hold
 on any machine: `steps [--variants A ...] [--steps 450 900] [--n 270] [--threads 1] [--seed S]` trains each variant for the
 marks and evaluates its EMA weights at each (results in bench/results/recipe_steps.csv, `steps-table` prints them). Variants
 of one speed compare at equal steps; the others at the steps their rates buy in the same minutes (`rates`, today).
-The fourth round (2026-12-03) is the same on the third's preset: no position embeddings (`nopos`), then half-size images
+The fourth round is the same on the third's preset: no position embeddings (`nopos`), then half-size images
 first (`nopos 16px for 600 of 1310`, run with `--steps 1310`: 600 steps at a third of the cost and 710 full-size ones
 take the time of 900 full-size steps; `... 1215 of 1736` with `--steps 1736`). The fifth round (the same day) tries smaller
 half-size shares at the same cost: `nopos 16px for 338 of 1125` (30%, `--steps 1125`) and `... 208 of 1038` (20%, `--steps 1038`).
@@ -50,109 +51,100 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / 'bench' / 'results'
 RATES, QUALITY, STEPS = RESULTS / 'recipe_rates.json', RESULTS / 'recipe_study.csv', RESULTS / 'recipe_steps.csv'
 
-# name -> settings changed from the study's base, `base()` (components as dicts of their fields)
-ROUND2_BASE = {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}}   # the first round's winners
-
-def on_round2_base(**changes) -> dict:
-    "`ROUND2_BASE` with `changes` (component -> fields) merged in."
-    return merged(ROUND2_BASE, changes)
-
-def merged(base: dict, changes: dict) -> dict:
-    "`base` (component -> fields) with `changes` merged in."
-    return {k: {**base.get(k, {}), **changes.get(k, {})} for k in base.keys() | changes.keys()}
-
-# the third round (2026-12-02, `steps`): one lever each on the preset of that morning, 16/32/64 channels
-ROUND3_BASE = merged(ROUND2_BASE, {'unet': {'widths': (16, 32, 64)}})
-ENC0 = {'encoder': {'num_layers': 0}}                              # the caption encoder as a bag of embeddings
-
-def on_round3_base(*changes: dict) -> dict:
-    "`ROUND3_BASE` with each of `changes` merged in, in order."
-    out = ROUND3_BASE
-    for c in changes: out = merged(out, c)
+def merged(base: dict, *changes: dict) -> dict:
+    "`base` (component -> fields) with each of `changes` merged in, in order."
+    out = base
+    for c in changes: out = {k: {**out.get(k, {}), **c.get(k, {})} for k in out.keys() | c.keys()}
     return out
 
-# the fifth round's winner, the preset since (with --steps 1125): the changes on ROUND3_BASE that make it
-ROUND6_BASE = (ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 338 / 1125}, 'encoder': {'position': 'none'}})
+# The bases, each the one before it with what its round adopted (components as dicts of their fields), on `base()`.
+BASES = {'study': {}}
+BASES['round 2'] = merged(BASES['study'], {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}})
+BASES['round 3'] = merged(BASES['round 2'], {'unet': {'widths': (16, 32, 64)}})
+BASES['round 4'] = merged(BASES['round 3'], {'encoder': {'num_layers': 0}, 'optim': {'lr': 2e-3}})
+BASES['round 6'] = merged(BASES['round 4'], {'optim': {'low_res_fraction': 338 / 1125}, 'encoder': {'position': 'none'}})   # the preset since
 
-VARIANTS = {
-    'preset': {},
-    'bs32': {'data': {'batch_size': 32}},
-    'bs16': {'data': {'batch_size': 16}},
-    'bs16 lr2e-3': {'data': {'batch_size': 16}, 'optim': {'lr': 2e-3}},
-    'bs16 lr3e-3': {'data': {'batch_size': 16}, 'optim': {'lr': 3e-3}},
-    'bs32 lr2e-3': {'data': {'batch_size': 32}, 'optim': {'lr': 2e-3}},
-    'bs16 lr5e-4': {'data': {'batch_size': 16}, 'optim': {'lr': 5e-4}},
-    'bs16 warmup25': {'data': {'batch_size': 16}, 'optim': {'warmup_steps': 25}},
-    'bs16 bpl1': {'data': {'batch_size': 16}, 'unet': {'blocks_per_level': 1}},
-    'bs16 xattn8': {'data': {'batch_size': 16}, 'unet': {'cross_attn_levels': (2,)}},
-    'bpl1': {'unet': {'blocks_per_level': 1}},
-    'bpl1 xattn8': {'unet': {'blocks_per_level': 1, 'cross_attn_levels': (2,)}},
-    'bs32 bpl1 xattn8': {'data': {'batch_size': 32}, 'unet': {'blocks_per_level': 1, 'cross_attn_levels': (2,)}},
-    'bpl1 w24': {'unet': {'blocks_per_level': 1, 'widths': (24, 48, 96)}},
-    'bpl1 lr2e-3': {'unet': {'blocks_per_level': 1}, 'optim': {'lr': 2e-3}},
-    'bpl1 logit-normal': {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}},
-    'bpl1 plain-mse': {'unet': {'blocks_per_level': 1}, 'optim': {'min_snr_gamma': None}},
-    'bpl1 epsilon': {'unet': {'blocks_per_level': 1}, 'schedule': {'prediction_type': 'epsilon'}},
-    'bpl1 ema0.99': {'unet': {'blocks_per_level': 1}, 'optim': {'ema_decay': 0.99}},
-    'bpl1 capdrop0.2': {'unet': {'blocks_per_level': 1}, 'optim': {'caption_dropout': 0.2}},
-    'bpl1 warmup25': {'unet': {'blocks_per_level': 1}, 'optim': {'warmup_steps': 25}},
-    'bs16 ema0.99': {'data': {'batch_size': 16}, 'optim': {'ema_decay': 0.99}},
-    'bs16 ema0.9': {'data': {'batch_size': 16}, 'optim': {'ema_decay': 0.9}},
-    'bs16 plain-mse': {'data': {'batch_size': 16}, 'optim': {'min_snr_gamma': None}},
-    'bs16 epsilon': {'data': {'batch_size': 16}, 'schedule': {'prediction_type': 'epsilon'}},
-    'bs16 capdrop0.2': {'data': {'batch_size': 16}, 'optim': {'caption_dropout': 0.2}},
-    'bs16 logit-normal': {'data': {'batch_size': 16}, 'optim': {'timestep_sampling': 'logit_normal'}},
-    'bs16 bpl1 logit-normal': {'data': {'batch_size': 16}, 'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}},
-    # the second round: one lever each on top of the first round's winners (ROUND2_BASE); the preset now is `bpl1 w24 logit-normal`
-    'bpl1 ln warmup25': on_round2_base(optim={'warmup_steps': 25}),
-    'bpl1 ln plain-mse': on_round2_base(optim={'min_snr_gamma': None}),
-    'bpl1 ln epsilon': on_round2_base(schedule={'prediction_type': 'epsilon'}),
-    'bpl1 ln capdrop0.2': on_round2_base(optim={'caption_dropout': 0.2}),
-    'bpl1 48px': {'unet': {'blocks_per_level': 1, 'image_size': 48}},
-    'bpl1 ln xattn8': on_round2_base(unet={'cross_attn_levels': (2,)}),
-    'bpl1 w24 logit-normal': on_round2_base(unet={'widths': (24, 48, 96)}),
-    'bpl1 w16 logit-normal': on_round2_base(unet={'widths': (16, 32, 64)}),
-    'bpl1 w12 logit-normal': on_round2_base(unet={'widths': (12, 24, 48)}),
-    # the third round, measured in steps (`steps`): the preset of 2026-12-02 (`w16`, the same as 'bpl1 w16 logit-normal')
-    'w16': on_round3_base(),
-    'w16 plain-mse uniform': on_round3_base({'optim': {'min_snr_gamma': None, 'timestep_sampling': 'uniform'}}),
-    'w16 4 levels': on_round3_base({'unet': {'widths': (16, 32, 64, 128), 'attn_levels': (3,), 'cross_attn_levels': (1, 2, 3)}}),
-    'w16 enc0': on_round3_base(ENC0),
-    'w16 enc0 w24': on_round3_base(ENC0, {'unet': {'widths': (24, 48, 96)}}),
-    'w16 enc0 lr2e-3': on_round3_base(ENC0, {'optim': {'lr': 2e-3}}),
-    'w16 enc0 lr3e-3': on_round3_base(ENC0, {'optim': {'lr': 3e-3}}),
-    'w16 enc0 lr4e-3': on_round3_base(ENC0, {'optim': {'lr': 4e-3}}),
-    'w16 enc0 lr2e-3 warmup50': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'warmup_steps': 50}}),
-    'w16 enc0 lr2e-3 dim256': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'encoder': {'embedding_dim': 256}}),
-    'w16 enc0 lr2e-3 xattn8': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'unet': {'cross_attn_levels': (2,)}}),
-    'w16 enc0 bs32 lr2e-3': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'data': {'batch_size': 32}}),
-    'w16 enc0 bs32 lr1.4e-3': on_round3_base(ENC0, {'optim': {'lr': 1.4e-3}, 'data': {'batch_size': 32}}),
-    'w16 enc0 lr2e-3 one-cycle': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'lr_schedule': 'one_cycle'}}),
-    'w16 enc0 lr2e-3 w24': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'unet': {'widths': (24, 48, 96)}}),
-    'w16 enc0 lr2e-3 warmup200': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'warmup_steps': 200}}),
-    'w16 enc0 lr2e-3 capdrop0.05': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'caption_dropout': 0.05}}),
-    'w16 enc0 lr2e-3 w96': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'unet': {'widths': (16, 32, 96)}}),   # a wider 8x8 level only
-    'w16 enc0 lr2e-3 fd0': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'data': {'field_dropout': 0.0}}),   # every caption whole
-    'w16 enc0 lr2e-3 clip0': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'gradient_clipping': 0.0}}),     # no gradient clipping
-    'w16 enc0 lr2e-3 fd0.2': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'data': {'field_dropout': 0.2}}),
-    # the fourth round (2026-12-03, `steps`): the bag of words without positions, and half-size images first
-    'w16 enc0 lr2e-3 nopos': on_round3_base(ENC0, {'optim': {'lr': 2e-3}, 'encoder': {'position': 'none'}}),
-    'w16 enc0 lr2e-3 nopos 16px for 600 of 1310': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 600 / 1310},
-                                                                        'encoder': {'position': 'none'}}),   # run with --steps 1310
-    'w16 enc0 lr2e-3 nopos 16px for 1215 of 1736': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 1215 / 1736},
-                                                                         'encoder': {'position': 'none'}}),  # run with --steps 1736
-    # the fifth round (2026-12-03, `steps`): smaller half-size shares, each run for the steps that cost 900 full-size ones
-    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125': on_round3_base(*ROUND6_BASE),                          # run with --steps 1125
-    'w16 enc0 lr2e-3 nopos 16px for 208 of 1038': on_round3_base(ENC0, {'optim': {'lr': 2e-3, 'low_res_fraction': 208 / 1038},
-                                                                        'encoder': {'position': 'none'}}),   # run with --steps 1038
-    # the sixth round (2026-12-03, `steps`): on the preset of the fifth (ROUND6_BASE, --steps 1125), what might lift style
-    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 plain-mse': on_round3_base(*ROUND6_BASE, {'optim': {'min_snr_gamma': None}}),
-    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 min-snr2': on_round3_base(*ROUND6_BASE, {'optim': {'min_snr_gamma': 2.0}}),
-    'w16 enc0 lr1.5e-3 nopos 16px for 338 of 1125': on_round3_base(*ROUND6_BASE, {'optim': {'lr': 1.5e-3}}),
-    'w16 enc0 lr2.5e-3 nopos 16px for 338 of 1125': on_round3_base(*ROUND6_BASE, {'optim': {'lr': 2.5e-3}}),
-    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 w24-32-64': on_round3_base(*ROUND6_BASE, {'unet': {'widths': (24, 32, 64)}}),
-    'w16 enc0 lr2e-3 nopos 16px for 338 of 1125 xattn012': on_round3_base(*ROUND6_BASE, {'unet': {'cross_attn_levels': (0, 1, 2)}}),
-}
+# The study as data: every variant is one change on a named base (the name is what its rows in the results files say).
+# Runs counted in steps were run for the `--steps` noted.
+VARIANTS_TABLE = [
+    # the first round (minutes): shapes, batch sizes, timestep sampling and the loss, on the study's base
+    ('preset', 'study', {}),
+    ('bs32', 'study', {'data': {'batch_size': 32}}),
+    ('bs16', 'study', {'data': {'batch_size': 16}}),
+    ('bs16 lr2e-3', 'study', {'data': {'batch_size': 16}, 'optim': {'lr': 2e-3}}),
+    ('bs16 lr3e-3', 'study', {'data': {'batch_size': 16}, 'optim': {'lr': 3e-3}}),
+    ('bs32 lr2e-3', 'study', {'data': {'batch_size': 32}, 'optim': {'lr': 2e-3}}),
+    ('bs16 lr5e-4', 'study', {'data': {'batch_size': 16}, 'optim': {'lr': 5e-4}}),
+    ('bs16 warmup25', 'study', {'data': {'batch_size': 16}, 'optim': {'warmup_steps': 25}}),
+    ('bs16 bpl1', 'study', {'data': {'batch_size': 16}, 'unet': {'blocks_per_level': 1}}),
+    ('bs16 xattn8', 'study', {'data': {'batch_size': 16}, 'unet': {'cross_attn_levels': (2,)}}),
+    ('bpl1', 'study', {'unet': {'blocks_per_level': 1}}),
+    ('bpl1 xattn8', 'study', {'unet': {'blocks_per_level': 1, 'cross_attn_levels': (2,)}}),
+    ('bs32 bpl1 xattn8', 'study', {'data': {'batch_size': 32}, 'unet': {'blocks_per_level': 1, 'cross_attn_levels': (2,)}}),
+    ('bpl1 w24', 'study', {'unet': {'blocks_per_level': 1, 'widths': (24, 48, 96)}}),
+    ('bpl1 lr2e-3', 'study', {'unet': {'blocks_per_level': 1}, 'optim': {'lr': 2e-3}}),
+    ('bpl1 logit-normal', 'study', {'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}}),
+    ('bpl1 plain-mse', 'study', {'unet': {'blocks_per_level': 1}, 'optim': {'min_snr_gamma': None}}),
+    ('bpl1 epsilon', 'study', {'unet': {'blocks_per_level': 1}, 'schedule': {'prediction_type': 'epsilon'}}),
+    ('bpl1 ema0.99', 'study', {'unet': {'blocks_per_level': 1}, 'optim': {'ema_decay': 0.99}}),
+    ('bpl1 capdrop0.2', 'study', {'unet': {'blocks_per_level': 1}, 'optim': {'caption_dropout': 0.2}}),
+    ('bpl1 warmup25', 'study', {'unet': {'blocks_per_level': 1}, 'optim': {'warmup_steps': 25}}),
+    ('bs16 ema0.99', 'study', {'data': {'batch_size': 16}, 'optim': {'ema_decay': 0.99}}),
+    ('bs16 ema0.9', 'study', {'data': {'batch_size': 16}, 'optim': {'ema_decay': 0.9}}),
+    ('bs16 plain-mse', 'study', {'data': {'batch_size': 16}, 'optim': {'min_snr_gamma': None}}),
+    ('bs16 epsilon', 'study', {'data': {'batch_size': 16}, 'schedule': {'prediction_type': 'epsilon'}}),
+    ('bs16 capdrop0.2', 'study', {'data': {'batch_size': 16}, 'optim': {'caption_dropout': 0.2}}),
+    ('bs16 logit-normal', 'study', {'data': {'batch_size': 16}, 'optim': {'timestep_sampling': 'logit_normal'}}),
+    ('bs16 bpl1 logit-normal', 'study', {'data': {'batch_size': 16}, 'unet': {'blocks_per_level': 1}, 'optim': {'timestep_sampling': 'logit_normal'}}),
+    ('bpl1 48px', 'study', {'unet': {'blocks_per_level': 1, 'image_size': 48}}),
+    # the second round (minutes): one lever each on the first round's winners
+    ('bpl1 ln warmup25', 'round 2', {'optim': {'warmup_steps': 25}}),
+    ('bpl1 ln plain-mse', 'round 2', {'optim': {'min_snr_gamma': None}}),
+    ('bpl1 ln epsilon', 'round 2', {'schedule': {'prediction_type': 'epsilon'}}),
+    ('bpl1 ln capdrop0.2', 'round 2', {'optim': {'caption_dropout': 0.2}}),
+    ('bpl1 ln xattn8', 'round 2', {'unet': {'cross_attn_levels': (2,)}}),
+    ('bpl1 w24 logit-normal', 'round 2', {'unet': {'widths': (24, 48, 96)}}),
+    ('bpl1 w16 logit-normal', 'round 2', {'unet': {'widths': (16, 32, 64)}}),
+    ('bpl1 w12 logit-normal', 'round 2', {'unet': {'widths': (12, 24, 48)}}),
+    # the third round (steps 450 and 900): one lever each on the second round's 16/32/64 preset
+    ('w16', 'round 3', {}),
+    ('w16 plain-mse uniform', 'round 3', {'optim': {'min_snr_gamma': None, 'timestep_sampling': 'uniform'}}),
+    ('w16 4 levels', 'round 3', {'unet': {'widths': (16, 32, 64, 128), 'attn_levels': (3,), 'cross_attn_levels': (1, 2, 3)}}),
+    ('w16 enc0', 'round 3', {'encoder': {'num_layers': 0}}),
+    ('w16 enc0 w24', 'round 3', {'encoder': {'num_layers': 0}, 'unet': {'widths': (24, 48, 96)}}),
+    ('w16 enc0 lr3e-3', 'round 3', {'encoder': {'num_layers': 0}, 'optim': {'lr': 3e-3}}),
+    ('w16 enc0 lr4e-3', 'round 3', {'encoder': {'num_layers': 0}, 'optim': {'lr': 4e-3}}),
+    # on the third round's winner: the encoder without layers at lr 2e-3
+    ('w16 enc0 lr2e-3', 'round 4', {}),
+    ('w16 enc0 lr2e-3 warmup50', 'round 4', {'optim': {'warmup_steps': 50}}),
+    ('w16 enc0 lr2e-3 dim256', 'round 4', {'encoder': {'embedding_dim': 256}}),
+    ('w16 enc0 lr2e-3 xattn8', 'round 4', {'unet': {'cross_attn_levels': (2,)}}),
+    ('w16 enc0 bs32 lr2e-3', 'round 4', {'data': {'batch_size': 32}}),
+    ('w16 enc0 bs32 lr1.4e-3', 'round 4', {'optim': {'lr': 1.4e-3}, 'data': {'batch_size': 32}}),
+    ('w16 enc0 lr2e-3 one-cycle', 'round 4', {'optim': {'lr_schedule': 'one_cycle'}}),
+    ('w16 enc0 lr2e-3 w24', 'round 4', {'unet': {'widths': (24, 48, 96)}}),
+    ('w16 enc0 lr2e-3 warmup200', 'round 4', {'optim': {'warmup_steps': 200}}),
+    ('w16 enc0 lr2e-3 capdrop0.05', 'round 4', {'optim': {'caption_dropout': 0.05}}),
+    ('w16 enc0 lr2e-3 w96', 'round 4', {'unet': {'widths': (16, 32, 96)}}),             # a wider 8x8 level only
+    ('w16 enc0 lr2e-3 fd0', 'round 4', {'data': {'field_dropout': 0.0}}),               # every caption whole
+    ('w16 enc0 lr2e-3 clip0', 'round 4', {'optim': {'gradient_clipping': 0.0}}),         # no gradient clipping
+    ('w16 enc0 lr2e-3 fd0.2', 'round 4', {'data': {'field_dropout': 0.2}}),
+    # the fourth round (steps): no positions, then half-size images first (run with --steps 1310 and 1736)
+    ('w16 enc0 lr2e-3 nopos', 'round 4', {'encoder': {'position': 'none'}}),
+    ('w16 enc0 lr2e-3 nopos 16px for 600 of 1310', 'round 4', {'encoder': {'position': 'none'}, 'optim': {'low_res_fraction': 600 / 1310}}),
+    ('w16 enc0 lr2e-3 nopos 16px for 1215 of 1736', 'round 4', {'encoder': {'position': 'none'}, 'optim': {'low_res_fraction': 1215 / 1736}}),
+    # the fifth round (steps): smaller half-size shares at the cost of 900 full-size steps (--steps 1125 and 1038)
+    ('w16 enc0 lr2e-3 nopos 16px for 338 of 1125', 'round 6', {}),
+    ('w16 enc0 lr2e-3 nopos 16px for 208 of 1038', 'round 4', {'encoder': {'position': 'none'}, 'optim': {'low_res_fraction': 208 / 1038}}),
+    # the sixth round (steps, --steps 1125): on the fifth's winner, what might lift style
+    ('w16 enc0 lr2e-3 nopos 16px for 338 of 1125 plain-mse', 'round 6', {'optim': {'min_snr_gamma': None}}),
+    ('w16 enc0 lr2e-3 nopos 16px for 338 of 1125 min-snr2', 'round 6', {'optim': {'min_snr_gamma': 2.0}}),
+    ('w16 enc0 lr1.5e-3 nopos 16px for 338 of 1125', 'round 6', {'optim': {'lr': 1.5e-3}}),
+    ('w16 enc0 lr2.5e-3 nopos 16px for 338 of 1125', 'round 6', {'optim': {'lr': 2.5e-3}}),
+    ('w16 enc0 lr2e-3 nopos 16px for 338 of 1125 w24-32-64', 'round 6', {'unet': {'widths': (24, 32, 64)}}),
+    ('w16 enc0 lr2e-3 nopos 16px for 338 of 1125 xattn012', 'round 6', {'unet': {'cross_attn_levels': (0, 1, 2)}}),
+]
+VARIANTS = {name: merged(BASES[b], change) for name, b, change in VARIANTS_TABLE}   # name -> settings changed from `base()`
 SHAPE_KEYS = ('unet', 'encoder', 'precision', 'channels_last', 'compile_model')
 
 def base():
@@ -213,6 +205,23 @@ class StepMarks(Callback):
         self.kept.append((global_step(self), copy.deepcopy(ema).cpu().eval()))
         if global_step(self) == self.marks[-1]: raise CancelFitException()
 
+def marked_scores(name: str, cfg, marks, n: int):
+    """The study's one loop: train `cfg` to the last of `marks` (steps; the cosine schedule sized to it), keep its EMA weights at
+    each mark, evaluate each copy on `n` held-out captions. Yields (step, the row's scores, seconds of training)."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as d:
+        cb = StepMarks(marks)
+        run = train(cfg.replace(output_folder=str(Path(d) / 'run'), checkpoint_interval=max(marks)), max_steps=max(marks), progress=False, cbs=[cb])
+        tok, trained = CaptionTokenizer.load(run / 'tokenizer.json'), time.perf_counter() - t0
+        for step, model in cb.kept:
+            r = evaluate(ArtDiffPipeline(model, tok, cfg, step=step, name=name), n=n, progress=False)
+            scores = {k: round(r['fidelity'][k], 4) for k in SCORED}
+            yield step, dict(scores, mean=round(float(np.mean(list(scores.values()))), 4), fd_critic=round(r['fd_critic'], 2), n=n), round(trained)
+
+def report(name: str, seed: int, where: str, row: dict):
+    print(f"{name} (seed {seed}) at {where}: " + ', '.join(f"{k} {row[k]:.0%}" for k in SCORED) +
+          f" | mean {row['mean']:.1%} | FD-critic {row['fd_critic']:.1f}", flush=True)
+
 def quality(names, minutes, n, seed: int = 0):
     "Train each variant for the steps its rate buys in each of `minutes`, evaluate its EMA weights at each mark; `seed` repeats a run."
     known = load_json(RATES)
@@ -223,22 +232,11 @@ def quality(names, minutes, n, seed: int = 0):
         if shape_key(cfg) not in known: raise SystemExit(f"{name}: no rate measured yet; run `rates` first")
         rate, bs = rate_of(known, shape_key(cfg)), cfg.data.batch_size
         marks = {m: max(1, round(m * 60 * rate / bs)) for m in minutes}
-        t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory() as d:
-            cb = StepMarks(marks.values())
-            run = train(cfg.replace(output_folder=str(Path(d) / 'run'), checkpoint_interval=max(marks.values())),
-                        max_steps=max(marks.values()), progress=False, cbs=[cb])
-            tok = CaptionTokenizer.load(run / 'tokenizer.json')
-            trained = time.perf_counter() - t0
-            for m, step in marks.items():
-                model = dict(cb.kept)[step]
-                r = evaluate(ArtDiffPipeline(model, tok, cfg, step=step, name=name), n=n, progress=False)
-                row = dict(variant=name, seed=seed, minutes=m, step=step, batch_size=bs, images=step * bs, rate_img_s=round(rate, 1),
-                           **{k: round(r['fidelity'][k], 4) for k in SCORED}, mean=round(float(np.mean([r['fidelity'][k] for k in SCORED])), 4),
-                           fd_critic=round(r['fd_critic'], 2), n=n, wall_s=round(trained))
-                write_row(row)
-                print(f"{name} (seed {seed}) at {m:g} min (step {step}): " + ', '.join(f"{k} {row[k]:.0%}" for k in SCORED) +
-                      f" | mean {row['mean']:.1%} | FD-critic {row['fd_critic']:.1f}", flush=True)
+        minutes_at = {step: m for m, step in marks.items()}
+        for step, scores, trained in marked_scores(name, cfg, marks.values(), n):
+            row = dict(variant=name, seed=seed, minutes=minutes_at[step], step=step, batch_size=bs, images=step * bs, rate_img_s=round(rate, 1),
+                       **scores, wall_s=trained)
+            write_row(row); report(name, seed, f"{minutes_at[step]:g} min (step {step})", row)
 
 FIELDS = ['machine', 'date', 'commit', 'variant', 'seed', 'minutes', 'step', 'batch_size', 'images', 'rate_img_s', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
 STEP_FIELDS = ['machine', 'date', 'commit', 'variant', 'seed', 'step', 'batch_size', 'images', 'threads', *SCORED, 'mean', 'fd_critic', 'n', 'wall_s']
@@ -253,28 +251,18 @@ def write_row(row: dict, path: Path = QUALITY, fields: list = FIELDS) -> None:
     record(path, fields, [row])
 
 def steps(names, marks, n, seed: int = 0):
-    """The third round: train each variant for `marks` steps (the cosine schedule sized to the last), evaluate its EMA weights
-    at each mark. Counted in steps, not minutes: compare variants of one speed at equal steps, others at the steps their
-    rates buy (`rates` on today's machine)."""
+    """Train each variant for `marks` steps (the cosine schedule sized to the last), evaluate its EMA weights at each mark.
+    Counted in steps, not minutes: compare variants of one speed at equal steps, others at the steps their rates buy
+    (`rates` on today's machine)."""
     done = {(r['variant'], int(r['step']), int(r['seed'])) for r in read_rows(STEPS)}
     marks = sorted(marks)
     for name in names:
         if all((name, m, seed) in done for m in marks): continue
         cfg = config(name).replace(seed=seed, data={'seed': seed})
-        t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory() as d:
-            cb = StepMarks(marks)
-            run = train(cfg.replace(output_folder=str(Path(d) / 'run'), checkpoint_interval=marks[-1]), max_steps=marks[-1], progress=False, cbs=[cb])
-            tok, trained = CaptionTokenizer.load(run / 'tokenizer.json'), time.perf_counter() - t0
-            for step, model in cb.kept:
-                r = evaluate(ArtDiffPipeline(model, tok, cfg, step=step, name=name), n=n, progress=False)
-                row = dict(variant=name, seed=seed, step=step, batch_size=cfg.data.batch_size, images=step * cfg.data.batch_size,
-                           threads=torch.get_num_threads(), **{k: round(r['fidelity'][k], 4) for k in SCORED},
-                           mean=round(float(np.mean([r['fidelity'][k] for k in SCORED])), 4), fd_critic=round(r['fd_critic'], 2), n=n,
-                           wall_s=round(trained))
-                write_row(row, STEPS, STEP_FIELDS)
-                print(f"{name} (seed {seed}) at step {step}: " + ', '.join(f"{k} {row[k]:.0%}" for k in SCORED) +
-                      f" | mean {row['mean']:.1%} | FD-critic {row['fd_critic']:.1f}", flush=True)
+        bs = cfg.data.batch_size
+        for step, scores, trained in marked_scores(name, cfg, marks, n):
+            row = dict(variant=name, seed=seed, step=step, batch_size=bs, images=step * bs, threads=torch.get_num_threads(), **scores, wall_s=trained)
+            write_row(row, STEPS, STEP_FIELDS); report(name, seed, f"step {step}", row)
 
 def steps_table():
     rows = sorted(read_rows(STEPS), key=lambda r: (int(r['step']), -float(r['mean'])))

@@ -11,7 +11,7 @@ captions with the same sampler (our DPM++ 2M, 20 steps, guidance 2).
   first 30% of the steps on half-size images), everything it does while training included (data prefetch, EMA, logging); no
   sample grids, metrics or mid-run checkpoints. A recipe with a half-size phase is shaped in steps, so each mark is a run
   of its own sized to fill its minutes (`run_ours_budgets`), as `make demo` is; without one, the marks are the weights
-  of one run whose cosine is sized to the longest (`run_ours`), as before 2026-12-03.
+  of one run whose cosine is sized to the longest (`run_ours`).
 - reference: the way diffusers' text-to-image example trains: `UNet2DConditionModel` (the preset's channels, as many layers per
   block as our UNet has blocks per level, cross-attention at the two lowest levels; 1.1 M parameters against our 0.86 M),
   `DDPMScheduler` noise (1000 linear betas, epsilon prediction), uniform timesteps, plain MSE, a plain AdamW loop with the example's defaults
@@ -226,7 +226,7 @@ def figure128(out=ROOT / 'docs' / 'images' / 'time_to_quality_128.png'):
         ax.axhline(100 * float(painted[k]), color='grey', ls=':', lw=1, label='painted images')
         ax.axhline(100 * kept[k], color='grey', ls='--', lw=1, label='painted, through procart-ae')
         ax.set(title=k, xlabel='minutes on 2 CPU cores', ylim=(0, 101)); ax.grid(alpha=0.3)
-    axs[0].set_ylabel('samples read as captioned (%)'); axs[0].legend(fontsize=6, loc='lower right')
+    axs[0].set_ylabel('samples read as captioned (%)'); axs[0].legend(fontsize=6, loc='center right')
     fig.suptitle('128 px paintings: caption fidelity against CPU-minutes, all compute counted (the latent cache included)', fontsize=10)
     fig.tight_layout()
     save_figure(fig, out)

@@ -126,3 +126,11 @@ def test_every_page_in_chromium(site, tmp_path):
             assert page.locator('.md-search-result__item').count() > 0
     finally: server.shutdown()
     assert not problems, '\n'.join(problems[:30])
+
+def test_a_page_per_command_with_its_output(site):
+    "Each command's page ran its worked example when the site was built: the command, and what it printed or drew."
+    for cmd, shows in (('sheet', '<img'), ('stream', 'serving procart'), ('prepare', 'prepared'), ('critic', 'critic.json'), ('train', 'training_log.csv'), ('generate', '<img'),
+                       ('critique', 'style'), ('evaluate', 'FD-critic'), ('export', 'README.md'), ('push', 'pushed'),
+                       ('serve', 'dpm++2m'), ('playground', 'Voila')):
+        text = (site / f'command-{cmd}.html').read_text()
+        assert f'artdiff {cmd}' in text and shows in text, cmd

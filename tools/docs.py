@@ -13,11 +13,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SRC, SITE = ROOT / '_site_src', ROOT / 'site'
 SITE_URL = 'https://artdiff.github.io/artdiff_nb/'
-GROUPS = [('Foundations', ('00', '01', '02', '03', '04', '05')), ('Diffusion', ('10', '11', '12', '13', '14', '15')),
+GROUPS = [('Foundations', ('00', '01', '02', '03', '04', '05')), ('Diffusion', ('09', '10', '11', '12', '13', '14', '15')),
           ('Training', ('20', '21', '22', '23', '24', '25', '26', '27', '28', '29', '30', '31')), ('Serving', ('40', '90')),
           ('Playground', ('50',))]
 PAGES = [('Tutorial', 'tutorial.md'), ('How it works: one caption', 'how-it-works.ipynb'), ('The playground, in pictures', 'playground-tour.ipynb'), ('Benchmarks', 'benchmarks.md'),
          ('CLI reference', 'cli-reference.md'), ('WikiArt on a GPU', 'wikiart-gpu.md')]
+
+COMMAND_PAGES = ['sheet', 'stream', 'prepare', 'critic', 'train', 'generate', 'critique', 'evaluate', 'export', 'push', 'serve', 'playground']
 
 def doc_name(nb: Path) -> str: return re.sub(r'^\d+[a-z]?_', '', nb.stem)
 
@@ -162,6 +164,12 @@ def build(serve: bool = False) -> Path:
     for title, name in PAGES:
         (SRC / name).write_text(json.dumps(_executed(ROOT / 'docs' / 'pages' / name)) if name.endswith('.ipynb') else _page(name))
         nav.append({title: name})
+    os.environ['ARTDIFF_ROOT'] = str(ROOT)                          # the push page's loopback Hub lives in tests/
+    commands = []
+    for name in COMMAND_PAGES:                                      # a page per command: its worked example, run now
+        (SRC / f'command-{name}.ipynb').write_text(json.dumps(_executed(ROOT / 'docs' / 'pages' / 'commands' / f'{name}.ipynb')))
+        commands.append({f'artdiff {name}': f'command-{name}.ipynb'})
+    nav.insert(next(i for i, item in enumerate(nav) if 'CLI reference' in item), {'Commands': commands})
     # mkdocs-jupyter's nbconvert reads the user's nbconvert config: point its widget renderer at our copy
     conf = ROOT / '_site_jupyter'; shutil.rmtree(conf, ignore_errors=True); conf.mkdir()
     if widgets: (conf / 'jupyter_nbconvert_config.json').write_text(json.dumps({'HTMLExporter': {'widget_renderer_url': 'assets/widgets/embed.js'}}))
