@@ -147,6 +147,7 @@ def _generate(a):
     _write_images(imgs, captions, out, a, title=f"caption-guided diffusion ({source})")
     print(f"wrote {out}: {len(imgs)} image(s) from {source} (seed {a.seed})")
 
+# %% ../nbs/90_cli.ipynb #6c568fb3
 def _evaluate(a):
     import json, re
     from artdiff_nb.metrics import evaluation_table
@@ -219,6 +220,7 @@ def _critique(a):
         print(f"{f}, as the critic '{critic.name}' reads it at {critic.size} px" + (' (* what the caption asks)' if a.caption else '') + ':')
         print(format_reading(r, a.caption, critic.fields) + '\n')
 
+# %% ../nbs/90_cli.ipynb #3d5ac9ef
 def _prepare(a):
     from artdiff_nb.prepare import prepare
     m = prepare(a.source, a.out, a.size, a.shards, a.workers, a.format, a.quality, progress=True if sys.stdout.isatty() else 'lines')
@@ -288,6 +290,7 @@ def _n_option(p, what): p.add_argument('--n', type=int, default=EVAL_N, help=f'h
 def _port_option(p, default, where=''): p.add_argument('--port', type=int, default=default, help=f'port{where} (default: %(default)s)')
 def _host_option(p): p.add_argument('--host', default='127.0.0.1', help='address to bind (default: %(default)s, this machine only)')
 
+# %% ../nbs/90_cli.ipynb #f9b3726d
 def _images_command(sub, name: str, out: str, help: str, example: str):
     "`generate`, and `grid` (its EIR name): captions in, a PNG out, from a model or from a running `artdiff serve`."
     g = _command(sub, name, _generate, help, example)
@@ -325,6 +328,7 @@ def _train_command(sub):
     t.add_argument('--devices', type=int, help='processes of a data-parallel run: GPUs, or CPU processes sharing the cores; '
                    "the effective batch is batch_size x devices (default: the config's accelerator.devices)")
 
+# %% ../nbs/90_cli.ipynb #6ace77ef
 def _data_commands(sub):
     s = _command(sub, 'sheet', _sheet, 'render a labelled sheet of procedural art, one row per style, to a PNG',
                  'artdiff sheet --out sheet.png --size 64 --styles Cubism "Pop Art"')
@@ -357,6 +361,7 @@ def _data_commands(sub):
     pr.add_argument('--quality', type=int, default=95, help='JPEG quality (default: %(default)s)')
     _critic_command(sub)
 
+# %% ../nbs/90_cli.ipynb #d4b28c50
 def _critic_command(sub):
     cq = _command(sub, 'critique', _critique, "read pictures with the art critic: per field (style, genre, colour, ...) its likeliest answers",
                   'artdiff critique generated.png --caption "Claude Monet / Blue Harbour at Dusk / Impressionism / landscape / 1880"')

@@ -153,6 +153,7 @@ def _ok(kind, v):
 
 def _describe(kind): return f"one of {', '.join(map(str, kind))}" if isinstance(kind, tuple) else KINDS[kind]
 
+# %% ../nbs/24_config.ipynb #656dcee4
 SCHEMA: dict[str, dict[str, dict[str, tuple[str, Any]]]] = {   # file kind -> section -> key -> ('component.field', kind)
     'globals': {
         'basic_experiment': {'output_folder': ('output_folder', str), 'batch_size': ('data.batch_size', _int),
@@ -232,6 +233,7 @@ def read_config(d: dict, kind: str, name: str) -> dict:
             if dest != '_': out[dest] = (v, k)
     return out
 
+# %% ../nbs/24_config.ipynb #a94d5366
 def _image_size(vals: dict, where: dict) -> None:
     "EIR gives sizes as lists; ours is one side. The output's size, if given, must be the input's."
     for dest in ('unet.image_size', '_output_size'):
@@ -281,6 +283,7 @@ def build(vals: dict, where: dict) -> TrainConfig:
     try: return TrainConfig(**{d: v for d, v in vals.items() if '.' not in d}, **parts)
     except (ValueError, TypeError) as e: fail(e, '')
 
+# %% ../nbs/24_config.ipynb #f1116c93
 def resolve(globals_: dict, inputs: list[tuple[dict, str]], fusion: dict, output: dict, names: dict | None = None) -> TrainConfig:
     "Merge the five parsed files into a checked `TrainConfig`. `inputs` are `(mapping, file name)` pairs."
     names, vals, where, kinds = names or {}, {}, {}, {}

@@ -53,6 +53,7 @@ def scored_fields(heads: dict) -> tuple[str, ...]:
 
 SCORED = scored_fields(HEADS)      # the shipped critic's: style, family, genre, colour, time, era
 
+# %% ../nbs/14_critic.ipynb #8d434ae7
 def era_of(year: int) -> int:
     "Index of the era `year` falls in."
     return next(i for i, (lo, hi) in enumerate(ERAS.values()) if (lo is None or year >= lo) and (hi is None or year < hi))
@@ -102,6 +103,7 @@ def _family_matrix(styles: Sequence[str]) -> Tensor:
     m[range(len(styles)), [list(FAMILIES).index(family_of(s)) for s in styles]] = 1
     return m
 
+# %% ../nbs/14_critic.ipynb #394ae7e2
 class ArtCritic(nn.Module):
     """A small CNN reading the caption fields of a painting: `features` for distances, `forward` for the heads' logits.
     `heads` maps each field to its classes (default: the painter's, `HEADS`); it reads `size` px images; `name` says what it was trained on."""

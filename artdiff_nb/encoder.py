@@ -69,6 +69,7 @@ class CaptionEncoder(nn.Module):
         pooled = (h * m).sum(1) / m.sum(1).clamp(min=1)
         return h, mask, pooled
 
+# %% ../nbs/11_encoder.ipynb #fe1784b5
 def null_caption(n: int, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     "Ids and mask of `n` empty captions (the single token `<null>`), the unconditional input of guidance."
     ids = torch.full((n, 1), NULL_ID, dtype=torch.long, device=device)

@@ -79,6 +79,7 @@ def sample_timesteps(n: int, T: int, how: str = 'uniform', generator: Optional[t
     u = torch.sigmoid(torch.randn(n, generator=generator, device=device))
     return (u * T).long().clamp_(max=T - 1)
 
+# %% ../nbs/23_learner.ipynb #a86ec94a
 class DiffusionCB(Callback):
     """Turn `(images, ids)` into `(x_t, t, ids)` and the target `(target, weight)`. Training batch `step` draws from a
     generator seeded by `(seed, step)`; validation batch `i` from one seeded by `i`. In data-parallel training each process
@@ -131,6 +132,7 @@ class DiffusionCB(Callback):
         w = self.sched.min_snr_weight(t, self.gamma) if self.gamma is not None else torch.ones(n, device=x0.device)
         self.learn.xb, self.learn.yb = (x_t, t, ids), (self.sched.target(x0, noise, t), w)
 
+# %% ../nbs/23_learner.ipynb #3a87c1ae
 def diffusion_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     "Per-image MSE between prediction and target, weighted (min-SNR) and averaged."
     return (F.mse_loss(pred.float(), target.float(), reduction='none').mean((1, 2, 3)) * weight).mean()
@@ -172,6 +174,7 @@ def unwrapped(model: torch.nn.Module) -> torch.nn.Module:
     "The model inside a data-parallel wrapper (`DistributedDataParallel`), or `model` itself."
     return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
 
+# %% ../nbs/23_learner.ipynb #61ec1505
 class DiffusionLearner(Learner):
     """fastai's `Learner` for caption-to-image diffusion: `save`/`load` carry the EMA weights and step count beside fastai's
     own file. The pipeline notebook adds what draws from it (`learn.pipeline`, `predict`, `show_results`, and an `export` that
@@ -209,6 +212,7 @@ class DiffusionLearner(Learner):
             ema.ema_model.load_state_dict(state)
         return self
 
+# %% ../nbs/23_learner.ipynb #c68c5a24
 def diffusion_learner(dls, model: torch.nn.Module, sched: NoiseSchedule, optim: Optional[OptimConfig] = None, precision: str = 'auto',
                       channels_last: bool = True, compile_model: bool = False, cbs=None, sampling: Optional[SamplingConfig] = None,
                       seed: int = 0, total_steps: Optional[int] = None, autoencoder: Optional[torch.nn.Module] = None,

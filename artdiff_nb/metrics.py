@@ -143,6 +143,7 @@ def evaluate(pipe, n: int = 256, seed: int = 0, batch_size: int = 64, progress: 
                 fd_floor=_distances(real, other, critic)[0], style_fidelity=_per_style(critic, gen, caps),
                 inception=inception_distances(real, gen), sampling_seconds=seconds, images_per_s=n / seconds)
 
+# %% ../nbs/15_metrics.ipynb #5ce8f6ca
 def _per_style(critic: ArtCritic, gen: np.ndarray, caps: Sequence[str]) -> dict[str, float]:
     "Style fidelity per style the captions ask for (those the critic knows)."
     if 'style' not in critic.scored: return {}

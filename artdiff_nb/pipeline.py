@@ -272,6 +272,7 @@ def walk(self: ArtDiffPipeline, caption_a: str, caption_b: str, n: int = 8, seed
     finally: self.model.train(was)
     return _output(x, output_type)
 
+# %% ../nbs/26_pipeline.ipynb #c11df3da
 @patch
 def _save_pretrained(self: ArtDiffPipeline, save_directory: Path) -> None:
     "The mixin's hook: weights (float16), config, tokenizer, the evaluation if any, and a grid of samples."
@@ -400,6 +401,7 @@ def _trained(p: ArtDiffPipeline) -> str:
     if p.training_seconds: s += f" in {p.training_seconds:.0f} seconds" if p.training_seconds < 90 else f" in {p.training_seconds / 60:.0f} minutes"
     return s
 
+# %% ../nbs/26_pipeline.ipynb #188b3ff3
 @patch
 def generate_model_card(self: ArtDiffPipeline, use_as: Optional[str] = None, **_) -> ModelCard:
     "The model card (README.md of a model folder): Hub metadata, then what the model is, how to use it, how it was trained and measured."
@@ -430,6 +432,7 @@ def generate_model_card(self: ArtDiffPipeline, use_as: Optional[str] = None, **_
               if cfg.data.source == 'procart' else f"Trained on {cfg.data.source}; it knows the vocabulary of its training captions only.", '']
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + '\n'.join(lines))
 
+# %% ../nbs/26_pipeline.ipynb #72134e90
 @patch
 def push_to_hub(self: ArtDiffPipeline, repo_id: str, *, commit_message: Optional[str] = None, private: Optional[bool] = None,
                 token: Optional[str] = None, **kwargs) -> str:

@@ -112,179 +112,199 @@ class Playground(W.VBox):
             *self.picture_rows, *self.walk_rows,
             W.HBox([self.progress, self.status]), self.step_slider, self.walk_slider, self.frame, self.reading])
 
-    # -- the controls
-    def _caption_controls(self):
-        "The caption, field by field and whole, how the model reads it, and the negative caption."
-        self.artist = W.Combobox(options=known_values(self.tok, ARTISTS), placeholder='artist', description='artist', ensure_option=False, layout=_width('300px'))
-        self.title = W.Text(placeholder='title (a colour word and a time of day)', description='title', layout=_width('360px'))
-        self.style = W.Dropdown(options=['(none)'] + known_values(self.tok, list(STYLES)), description='style', layout=_width('300px'))
-        self.genre = W.Dropdown(options=['(none)'] + known_values(self.tok, GENRES), description='genre', layout=_width('260px'))
-        self.year = W.Text(placeholder='e.g. 1889', description='year', layout=_width('160px'))
-        self.caption = W.Textarea(description='caption', layout=_width('760px'), rows=2)
-        self.reads = W.HTML()
-        self.negative = W.Text(description='negative', placeholder='a caption guidance steers away from (empty: none)', layout=_width('760px'))
+# %% ../nbs/50_playground.ipynb #4f8d013a
+@patch
+def _caption_controls(self: Playground):
+    "The caption, field by field and whole, how the model reads it, and the negative caption."
+    self.artist = W.Combobox(options=known_values(self.tok, ARTISTS), placeholder='artist', description='artist', ensure_option=False, layout=_width('300px'))
+    self.title = W.Text(placeholder='title (a colour word and a time of day)', description='title', layout=_width('360px'))
+    self.style = W.Dropdown(options=['(none)'] + known_values(self.tok, list(STYLES)), description='style', layout=_width('300px'))
+    self.genre = W.Dropdown(options=['(none)'] + known_values(self.tok, GENRES), description='genre', layout=_width('260px'))
+    self.year = W.Text(placeholder='e.g. 1889', description='year', layout=_width('160px'))
+    self.caption = W.Textarea(description='caption', layout=_width('760px'), rows=2)
+    self.reads = W.HTML()
+    self.negative = W.Text(description='negative', placeholder='a caption guidance steers away from (empty: none)', layout=_width('760px'))
 
-    def _sampling_controls(self, s: SamplingConfig):
-        "Sampler, steps, guidance, eta and seeds, starting from the model's own sampling `s`; the Generate and explore buttons."
-        self.sampler = W.Dropdown(options=list(SAMPLERS), value=s.sampler, description='sampler', layout=_width('200px'))
-        b = SamplingConfig.BOUNDS
-        self.steps = W.BoundedIntText(value=s.steps, min=b['steps'][0], max=200, description='steps', layout=_width('150px'))
-        self.guidance = W.FloatSlider(value=s.guidance_scale, min=0, max=8, step=0.25, description='guidance', layout=_width('300px'))
-        self.eta = W.FloatSlider(value=s.eta, min=0, max=1, step=0.05, description='eta', layout=_width('260px'))
-        self.seed = W.BoundedIntText(value=0, min=0, max=2**31 - 1, description='seed', layout=_width('170px'))
-        self.new_seed = W.Button(description='new seed', icon='random', layout=_width('110px'))
-        self.n_images = W.BoundedIntText(value=4, min=1, max=16, description='images', layout=_width('150px'))
-        self.generate_button = W.Button(description='Generate', button_style='primary', icon='paint-brush')
-        self.buttons = {m: W.Button(description=label, tooltip=tip) for m, (label, tip) in {
-            'style': ('Every style', 'this caption in each style the model knows'), 'genre': ('Every genre', 'this caption in each genre'),
-            'colour': ('Every colour', "each colour word in the title"), 'year': ('Across years', 'this caption dated across six centuries'),
-            'guidance': ('Guidance sweep', 'the same seed from guidance 0 (unconditional) to 8'),
-            'trajectory': ('Denoising', 'x_t and the predicted x0 at every sampling step'),
-            'attention': ('Where words act', 'cross-attention of the image to each word')}.items()}
+@patch
+def _sampling_controls(self: Playground, s: SamplingConfig):
+    "Sampler, steps, guidance, eta and seeds, starting from the model's own sampling `s`; the Generate and explore buttons."
+    self.sampler = W.Dropdown(options=list(SAMPLERS), value=s.sampler, description='sampler', layout=_width('200px'))
+    b = SamplingConfig.BOUNDS
+    self.steps = W.BoundedIntText(value=s.steps, min=b['steps'][0], max=200, description='steps', layout=_width('150px'))
+    self.guidance = W.FloatSlider(value=s.guidance_scale, min=0, max=8, step=0.25, description='guidance', layout=_width('300px'))
+    self.eta = W.FloatSlider(value=s.eta, min=0, max=1, step=0.05, description='eta', layout=_width('260px'))
+    self.seed = W.BoundedIntText(value=0, min=0, max=2**31 - 1, description='seed', layout=_width('170px'))
+    self.new_seed = W.Button(description='new seed', icon='random', layout=_width('110px'))
+    self.n_images = W.BoundedIntText(value=4, min=1, max=16, description='images', layout=_width('150px'))
+    self.generate_button = W.Button(description='Generate', button_style='primary', icon='paint-brush')
+    self.buttons = {m: W.Button(description=label, tooltip=tip) for m, (label, tip) in {
+        'style': ('Every style', 'this caption in each style the model knows'), 'genre': ('Every genre', 'this caption in each genre'),
+        'colour': ('Every colour', "each colour word in the title"), 'year': ('Across years', 'this caption dated across six centuries'),
+        'guidance': ('Guidance sweep', 'the same seed from guidance 0 (unconditional) to 8'),
+        'trajectory': ('Denoising', 'x_t and the predicted x0 at every sampling step'),
+        'attention': ('Where words act', 'cross-attention of the image to each word')}.items()}
 
-    def _output_controls(self):
-        "The progress bar, the status line, the denoising step slider, the picture (in a frame that scrolls, never shrinks it) and the critic's reading."
-        self.progress = W.IntProgress(value=0, min=0, max=1, layout=_width('300px'))
-        self.status = W.HTML()
-        self.step_slider = W.IntSlider(description='step', min=0, max=0, layout=W.Layout(width='500px', display='none'))
-        self.image = W.Image(format='png', layout=W.Layout(max_width='none', align_self='flex-start'))
-        self.image.add_class('artdiff-picture')
-        self.frame = W.Box([self.image], layout=W.Layout(overflow='auto', max_width='100%'))
-        self.reading = W.HTML()
-        w = cell_box(3, 8, self.pipe.image_size, self.scale)[2] + 6
-        self._present(placeholder_png(w, self.pipe.image_size * self.scale // 2 + 40, 'Generate draws the caption here'))
+@patch
+def _output_controls(self: Playground):
+    "The progress bar, the status line, the denoising step slider, the picture (in a frame that scrolls, never shrinks it) and the critic's reading."
+    self.progress = W.IntProgress(value=0, min=0, max=1, layout=_width('300px'))
+    self.status = W.HTML()
+    self.step_slider = W.IntSlider(description='step', min=0, max=0, layout=W.Layout(width='500px', display='none'))
+    self.image = W.Image(format='png', layout=W.Layout(max_width='none', align_self='flex-start'))
+    self.image.add_class('artdiff-picture')
+    self.frame = W.Box([self.image], layout=W.Layout(overflow='auto', max_width='100%'))
+    self.reading = W.HTML()
+    w = cell_box(3, 8, self.pipe.image_size, self.scale)[2] + 6
+    self._present(placeholder_png(w, self.pipe.image_size * self.scale // 2 + 40, 'Generate draws the caption here'))
 
-    def _wire(self):
-        "What each control does when it changes or is clicked."
-        for w in (self.artist, self.title, self.style, self.genre, self.year): w.observe(self._fields_changed, 'value')
-        self.caption.observe(self._caption_changed, 'value')
-        self.new_seed.on_click(lambda _: setattr(self.seed, 'value', random.randrange(2**31 - 1)))
-        self.generate_button.on_click(lambda _: self._guard(self.generate))
-        for m, btn in self.buttons.items(): btn.on_click(lambda _, m=m: self._guard(lambda: self.explore(m)))
-        self.step_slider.observe(lambda ch: self._guard(self._show_step), 'value')
+@patch
+def _wire(self: Playground):
+    "What each control does when it changes or is clicked."
+    for w in (self.artist, self.title, self.style, self.genre, self.year): w.observe(self._fields_changed, 'value')
+    self.caption.observe(self._caption_changed, 'value')
+    self.new_seed.on_click(lambda _: setattr(self.seed, 'value', random.randrange(2**31 - 1)))
+    self.generate_button.on_click(lambda _: self._guard(self.generate))
+    for m, btn in self.buttons.items(): btn.on_click(lambda _, m=m: self._guard(lambda: self.explore(m)))
+    self.step_slider.observe(lambda ch: self._guard(self._show_step), 'value')
 
-    # -- the caption, both ways
-    def set_caption(self, text: str): self.caption.value = text; self._caption_changed()
+# %% ../nbs/50_playground.ipynb #d0523882
+@patch
+def set_caption(self: Playground, text: str): self.caption.value = text; self._caption_changed()
 
-    def _fields_changed(self, _=None):
-        if self._syncing: return
-        v = lambda w: None if w.value in ('', '(none)') else w.value
-        self._syncing = True
-        try: self.caption.value = str(Caption(v(self.artist), v(self.title), v(self.style), v(self.genre), v(self.year)))
-        except (TypeError, ValueError) as e: self._error(e)
-        finally: self._syncing = False
-        self.reads.value = caption_html(self.tok, self.caption.value)
+@patch
+def _fields_changed(self: Playground, _=None):
+    if self._syncing: return
+    v = lambda w: None if w.value in ('', '(none)') else w.value
+    self._syncing = True
+    try: self.caption.value = str(Caption(v(self.artist), v(self.title), v(self.style), v(self.genre), v(self.year)))
+    except (TypeError, ValueError) as e: self._error(e)
+    finally: self._syncing = False
+    self.reads.value = caption_html(self.tok, self.caption.value)
 
-    def _caption_changed(self, _=None):
-        self.reads.value = caption_html(self.tok, self.caption.value)
-        if self._syncing: return
-        c = Caption.try_parse(self.caption.value)
-        if c is None: return                                     # free text: the fields keep what they had
-        self._syncing = True
-        try:
-            for w, val in ((self.artist, c.artist), (self.title, c.title), (self.year, c.year)): w.value = val or ''
-            for w, val in ((self.style, c.style), (self.genre, c.genre)):
-                if val is not None and val not in w.options: w.options = [*w.options, val]     # shown, and marked unknown above
-                w.value = val or '(none)'
-        finally: self._syncing = False
+@patch
+def _caption_changed(self: Playground, _=None):
+    self.reads.value = caption_html(self.tok, self.caption.value)
+    if self._syncing: return
+    c = Caption.try_parse(self.caption.value)
+    if c is None: return                                     # free text: the fields keep what they had
+    self._syncing = True
+    try:
+        for w, val in ((self.artist, c.artist), (self.title, c.title), (self.year, c.year)): w.value = val or ''
+        for w, val in ((self.style, c.style), (self.genre, c.genre)):
+            if val is not None and val not in w.options: w.options = [*w.options, val]     # shown, and marked unknown above
+            w.value = val or '(none)'
+    finally: self._syncing = False
 
-    # -- drawing
-    def settings(self, **changes) -> SamplingConfig:
-        "The sampling settings of the controls (checked), with `changes`."
-        return self.pipe.sampling.replace(sampler=self.sampler.value, steps=self.steps.value, guidance_scale=self.guidance.value,
-                                         eta=self.eta.value).replace(**changes)
+# %% ../nbs/50_playground.ipynb #e1c30d94
+@patch
+def settings(self: Playground, **changes) -> SamplingConfig:
+    "The sampling settings of the controls (checked), with `changes`."
+    return self.pipe.sampling.replace(sampler=self.sampler.value, steps=self.steps.value, guidance_scale=self.guidance.value,
+                                     eta=self.eta.value).replace(**changes)
 
-    def _ticker(self, s: SamplingConfig, traj: Optional[Trajectory] = None):
-        "A callback that moves the progress bar along the sampling steps (and records the `Trajectory`)."
-        self.progress.max, self.progress.value = s.steps, 0
-        def tick(i, t, x, x0):
-            self.progress.value = i + 1
-            if traj is not None: traj(i, t, x, x0)
-        return tick
+@patch
+def _ticker(self: Playground, s: SamplingConfig, traj: Optional[Trajectory] = None):
+    "A callback that moves the progress bar along the sampling steps (and records the `Trajectory`)."
+    self.progress.max, self.progress.value = s.steps, 0
+    def tick(i, t, x, x0):
+        self.progress.value = i + 1
+        if traj is not None: traj(i, t, x, x0)
+    return tick
 
-    def _draw(self, captions: Sequence[str], seeds, trajectory: bool = False, image=None, strength: float = 1.0, **changes):
-        """Images for `captions` with per-image `seeds`, drawn by the pipeline with the controls' settings and negative caption
-        (img2img from `image` at `strength`), the bar following its steps (and the `Trajectory`)."""
-        s, traj = self.settings(**changes), Trajectory() if trajectory else None
-        imgs = self.pipe(list(captions), seed=list(seeds), sampling=s, callback=self._ticker(s, traj), output_type='uint8',
-                         image=image, strength=strength, negative_caption=self.negative.value.strip() or None).images
-        return (imgs, traj) if trajectory else imgs
+@patch
+def _draw(self: Playground, captions: Sequence[str], seeds, trajectory: bool = False, image=None, strength: float = 1.0, **changes):
+    """Images for `captions` with per-image `seeds`, drawn by the pipeline with the controls' settings and negative caption
+    (img2img from `image` at `strength`), the bar following its steps (and the `Trajectory`)."""
+    s, traj = self.settings(**changes), Trajectory() if trajectory else None
+    imgs = self.pipe(list(captions), seed=list(seeds), sampling=s, callback=self._ticker(s, traj), output_type='uint8',
+                     image=image, strength=strength, negative_caption=self.negative.value.strip() or None).images
+    return (imgs, traj) if trajectory else imgs
 
-    def _present(self, png: bytes):
-        "Show `png` at its own size in pixels: crisp, its labels readable; a grid wider than the output scrolls."
-        w, h = Image.open(io.BytesIO(png)).size
-        self.image.value, self.image.layout.width, self.image.layout.height = png, f'{w}px', f'{h}px'
+@patch
+def _present(self: Playground, png: bytes):
+    "Show `png` at its own size in pixels: crisp, its labels readable; a grid wider than the output scrolls."
+    w, h = Image.open(io.BytesIO(png)).size
+    self.image.value, self.image.layout.width, self.image.layout.height = png, f'{w}px', f'{h}px'
 
-    def _show(self, images, labels, title, ncols=8, paintings=None, **kw):
-        "A labelled grid of `images`; `paintings` (default: all of them) are what 'last drawn' starts from."
-        self.images, self.drawn = images, images if paintings is None else paintings
-        self.step_slider.layout.display = self.walk_slider.layout.display = 'none'
-        self.reading.value = ''
-        self._present(labelled_grid(images, labels, ncols=ncols, scale=self.scale, title=title, **kw))
+@patch
+def _show(self: Playground, images, labels, title, ncols=8, paintings=None, **kw):
+    "A labelled grid of `images`; `paintings` (default: all of them) are what 'last drawn' starts from."
+    self.images, self.drawn = images, images if paintings is None else paintings
+    self.step_slider.layout.display = self.walk_slider.layout.display = 'none'
+    self.reading.value = ''
+    self._present(labelled_grid(images, labels, ncols=ncols, scale=self.scale, title=title, **kw))
 
-    def generate(self):
-        "Draw the caption `n_images` times (seeds seed, seed+1, ...)."
-        t0, n, cap = time.perf_counter(), self.n_images.value, self.caption.value
-        imgs = self._draw([cap] * n, range(self.seed.value, self.seed.value + n))
-        self._show(imgs, [f"seed {self.seed.value + i}" for i in range(n)], cap)
-        self._ok(f"{n} image{'s' * (n > 1)} in {time.perf_counter() - t0:.2f} s")
+# %% ../nbs/50_playground.ipynb #b09d07b7
+@patch
+def generate(self: Playground):
+    "Draw the caption `n_images` times (seeds seed, seed+1, ...)."
+    t0, n, cap = time.perf_counter(), self.n_images.value, self.caption.value
+    imgs = self._draw([cap] * n, range(self.seed.value, self.seed.value + n))
+    self._show(imgs, [f"seed {self.seed.value + i}" for i in range(n)], cap)
+    self._ok(f"{n} image{'s' * (n > 1)} in {time.perf_counter() - t0:.2f} s")
 
-    def explore(self, mode: str):
-        "One labelled row: mode 'style', 'genre', 'colour', 'year', 'guidance', 'trajectory' or 'attention'."
-        t0, cap, seed = time.perf_counter(), self.caption.value, self.seed.value
-        if mode in ('style', 'genre', 'colour', 'year'):
-            labels, caps = zip(*variations(cap, mode, self.tok))
-            self._show(self._draw(caps, [seed] * len(caps)), labels, f"every {mode}, seed {seed}: {cap}", ncols=9)
-        elif mode == 'guidance':
-            gs = (0, 1, 1.5, 2, 3, 4, 6, 8)
-            imgs = np.concatenate([self._draw([cap], [seed], guidance_scale=g) for g in gs])
-            self._show(imgs, [f"guidance {g:g}" + (' (unconditional)' if g == 0 else ' (no guidance)' if g == 1 else '') for g in gs],
-                       f"guidance sweep, seed {seed}: {cap}")
-        elif mode == 'trajectory':
-            n = min(self.n_images.value, 4)
-            imgs, self.traj = self._draw([cap] * n, range(seed, seed + n), trajectory=True)
-            self._show(imgs, [f"seed {seed + i}" for i in range(n)], cap)
-            self.step_slider.max, self.step_slider.layout.display = len(self.traj.t) - 1, 'flex'
-            if self.step_slider.value == self.step_slider.max: self._show_step()
-            else: self.step_slider.value = self.step_slider.max
-        elif mode == 'attention': self._attention(cap, seed)
-        else: raise ValueError(f"unknown mode {mode!r}")
-        self._ok(f"{mode} in {time.perf_counter() - t0:.2f} s")
+@patch
+def explore(self: Playground, mode: str):
+    "One labelled row: mode 'style', 'genre', 'colour', 'year', 'guidance', 'trajectory' or 'attention'."
+    t0, cap, seed = time.perf_counter(), self.caption.value, self.seed.value
+    if mode in ('style', 'genre', 'colour', 'year'):
+        labels, caps = zip(*variations(cap, mode, self.tok))
+        self._show(self._draw(caps, [seed] * len(caps)), labels, f"every {mode}, seed {seed}: {cap}", ncols=9)
+    elif mode == 'guidance':
+        gs = (0, 1, 1.5, 2, 3, 4, 6, 8)
+        imgs = np.concatenate([self._draw([cap], [seed], guidance_scale=g) for g in gs])
+        self._show(imgs, [f"guidance {g:g}" + (' (unconditional)' if g == 0 else ' (no guidance)' if g == 1 else '') for g in gs],
+                   f"guidance sweep, seed {seed}: {cap}")
+    elif mode == 'trajectory':
+        n = min(self.n_images.value, 4)
+        imgs, self.traj = self._draw([cap] * n, range(seed, seed + n), trajectory=True)
+        self._show(imgs, [f"seed {seed + i}" for i in range(n)], cap)
+        self.step_slider.max, self.step_slider.layout.display = len(self.traj.t) - 1, 'flex'
+        if self.step_slider.value == self.step_slider.max: self._show_step()
+        else: self.step_slider.value = self.step_slider.max
+    elif mode == 'attention': self._attention(cap, seed)
+    else: raise ValueError(f"unknown mode {mode!r}")
+    self._ok(f"{mode} in {time.perf_counter() - t0:.2f} s")
 
-    def _show_step(self):
-        if self.traj is None: return
-        i, tr = self.step_slider.value, self.traj
-        n = tr.x[i].shape[0]
-        imgs = np.concatenate([to_uint8(self.pipe.to_pixels(tr.x[i])), to_uint8(self.pipe.to_pixels(tr.x0[i]))])   # a latent model's, decoded
-        self._present(labelled_grid(imgs, [f"x_t, t={tr.t[i]}"] * n + ["predicted x0"] * n, ncols=n, scale=self.scale, label_lines=1,
-                                    title=f"step {i + 1} of {len(tr.t)}: the sample (top) and the model's clean estimate (bottom)"))
+# %% ../nbs/50_playground.ipynb #fc2656be
+@patch
+def _show_step(self: Playground):
+    if self.traj is None: return
+    i, tr = self.step_slider.value, self.traj
+    n = tr.x[i].shape[0]
+    imgs = np.concatenate([to_uint8(self.pipe.to_pixels(tr.x[i])), to_uint8(self.pipe.to_pixels(tr.x0[i]))])   # a latent model's, decoded
+    self._present(labelled_grid(imgs, [f"x_t, t={tr.t[i]}"] * n + ["predicted x0"] * n, ncols=n, scale=self.scale, label_lines=1,
+                                title=f"step {i + 1} of {len(tr.t)}: the sample (top) and the model's clean estimate (bottom)"))
 
-    def _attention(self, cap: str, seed: int):
-        img, tr = self._draw([cap], [seed], trajectory=True)
-        i = int(0.7 * (len(tr.t) - 1))                              # late: the picture has formed
-        ids, mask = self.tok([cap])
-        maps = cross_attention_maps(self.pipe.model, tr.x[i].to(self.pipe.device), torch.tensor([tr.t[i]]), ids, mask)
-        big = max(m.shape[1] for m in maps)
-        avg = torch.stack([m for m in maps if m.shape[1] == big]).mean(0)[0]          # (h, w, L)
-        toks = self.tok.tokenize(cap)
-        pick = [j for j, w in enumerate(toks) if w not in ('/', NULL)][:15]
-        size = img.shape[1]
-        heatmaps = [np.asarray(Image.fromarray(heatmap_rgb(avg[..., j].numpy())).resize((size, size), Image.NEAREST)) for j in pick]
-        heatmaps = [(0.35 * img[0] + 0.65 * h).round().astype(np.uint8) for h in heatmaps]      # laid over the painting: where, in it
-        name = lambda j: toks[j] if self.tok.stoi.get(toks[j], UNK_ID) != UNK_ID else f"{toks[j]} (unknown)"
-        self._show(np.stack([img[0], *heatmaps]), ['painting'] + [name(j) for j in pick],
-                   f"where each word acts (cross-attention at step {i + 1} of {len(tr.t)}, bright = attends more): {cap}", ncols=8, label_lines=2,
-                   paintings=img)
+@patch
+def _attention(self: Playground, cap: str, seed: int):
+    img, tr = self._draw([cap], [seed], trajectory=True)
+    i = int(0.7 * (len(tr.t) - 1))                              # late: the picture has formed
+    ids, mask = self.tok([cap])
+    maps = cross_attention_maps(self.pipe.model, tr.x[i].to(self.pipe.device), torch.tensor([tr.t[i]]), ids, mask)
+    big = max(m.shape[1] for m in maps)
+    avg = torch.stack([m for m in maps if m.shape[1] == big]).mean(0)[0]          # (h, w, L)
+    toks = self.tok.tokenize(cap)
+    pick = [j for j, w in enumerate(toks) if w not in ('/', NULL)][:15]
+    size = img.shape[1]
+    heatmaps = [np.asarray(Image.fromarray(heatmap_rgb(avg[..., j].numpy())).resize((size, size), Image.NEAREST)) for j in pick]
+    heatmaps = [(0.35 * img[0] + 0.65 * h).round().astype(np.uint8) for h in heatmaps]      # laid over the painting: where, in it
+    name = lambda j: toks[j] if self.tok.stoi.get(toks[j], UNK_ID) != UNK_ID else f"{toks[j]} (unknown)"
+    self._show(np.stack([img[0], *heatmaps]), ['painting'] + [name(j) for j in pick],
+               f"where each word acts (cross-attention at step {i + 1} of {len(tr.t)}, bright = attends more): {cap}", ncols=8, label_lines=2,
+               paintings=img)
 
-    # -- messages
-    def _guard(self, f):
-        try: f()
-        except Exception as e: self._error(e)
+@patch
+def _guard(self: Playground, f):
+    try: f()
+    except Exception as e: self._error(e)
 
-    def _ok(self, msg: str): self.status.value = f'<span style="color:#2e7d32">{html.escape(msg)}</span>'
-    def _error(self, e: Exception):
-        line = (str(e).splitlines() or [type(e).__name__])[0]
-        self.status.value = f'<span style="color:#c0392b">&#9888; {html.escape(line)}</span>'
+@patch
+def _ok(self: Playground, msg: str): self.status.value = f'<span style="color:#2e7d32">{html.escape(msg)}</span>'
+@patch
+def _error(self: Playground, e: Exception):
+    line = (str(e).splitlines() or [type(e).__name__])[0]
+    self.status.value = f'<span style="color:#c0392b">&#9888; {html.escape(line)}</span>'
 
 # %% ../nbs/50_playground.ipynb #06686ca9
 SOURCES = ('last drawn', 'painted', 'uploaded')
@@ -323,6 +343,7 @@ def start_image(self: Playground) -> np.ndarray:
     try: return fit_image(as_pil(f['content']), size)
     except ValueError: raise ValueError(f"{f['name']}: not an image that can be read") from None
 
+# %% ../nbs/50_playground.ipynb #cba81a89
 @patch
 def picture_mode(self: Playground, mode: str):
     "On `start_image()`: 'repaint' it under the caption at `strength` (img2img), do so at every one of `STRENGTHS`, or ask the 'critic'."
@@ -341,6 +362,7 @@ def picture_mode(self: Playground, mode: str):
     else: raise ValueError(f"unknown mode {mode!r}")
     self._ok(f"{mode} in {time.perf_counter() - t0:.2f} s")
 
+# %% ../nbs/50_playground.ipynb #53d2aa39
 def reading_html(reading: dict, caption=None, heads: dict = HEADS) -> str:
     "The critic's `read` answers for one picture as an HTML table, the answers `caption` asks for marked with a tick."
     marks = asked(reading, caption, heads) if caption is not None else {k: [False] * len(v) for k, v in reading.items()}

@@ -126,6 +126,7 @@ def _check_out(out: Path, want: dict) -> None:
         if m is None or any(m.get(k) != want[k] for k in ('source', 'size', 'format', 'shards')):
             raise ValueError(f"{out}: {p.name} was not written by this preparation (another source, size or shard count): choose another --out")
 
+# %% ../nbs/30_prepare.ipynb #cc448361
 def prepare(source: str, out, size: int = 128, shards: Optional[int] = None, workers: Optional[int] = None,
             fmt: str = 'jpeg', quality: int = 95, progress: bool | str = True) -> dict:
     """Decode every picture of `source` once, fit it to `size`, and write `shards` parquet shards and a manifest into `out`.

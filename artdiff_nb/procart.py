@@ -83,6 +83,7 @@ def _edges(layout):
 
 def _ellipse(y, x, cy, cx, ry, rx): return ((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2 < 1
 
+# %% ../nbs/03_procart.ipynb #b1edeece
 def _landscape(layout, y, x, r, size, time):
     h = r.uniform(0.42, 0.58)
     f, ph = r.uniform(1, 3), r.uniform(0, 6.3)
@@ -128,6 +129,7 @@ def _abstract(layout, y, x, r, size, time):
         else: m = (y > cy - s) & (y < cy + s) & (np.abs(x - cx) < (y - (cy - s)) * 0.6)  # triangle
         layout[m] = role
 
+# %% ../nbs/03_procart.ipynb #ded742c6
 def _portrait(layout, y, x, r, size, time):
     cx = r.uniform(0.4, 0.6)
     layout[_ellipse(y, x, 1.05, cx, 0.42, 0.38)] = MAIN                          # shoulders, in the title's colour
@@ -160,6 +162,7 @@ def _religious(layout, y, x, r, size, time):
         layout[_ellipse(y, x, 0.8, sx, 0.16, 0.075)] = SECOND
         layout[_ellipse(y, x, 0.6, sx, 0.045, 0.04)] = SKIN
 
+# %% ../nbs/03_procart.ipynb #e7990286
 def _sketch(layout, y, x, r, size, time):
     layout[:] = PAPER
     cy, cx = r.uniform(0.4, 0.5), r.uniform(0.3, 0.45)
@@ -191,6 +194,7 @@ def _nude(layout, y, x, r, size, time):
     layout[_ellipse(y, x, 0.5, hx, 0.07, 0.06)] = SKIN
     layout[_ellipse(y, x, 0.46, hx, 0.05, 0.07) & (y < 0.47)] = DARK
 
+# %% ../nbs/03_procart.ipynb #fe3b8868
 _COMPOSERS = {'portrait': _portrait, 'landscape': _landscape, 'genre painting': _genre_painting,
               'religious painting': _religious, 'abstract painting': _abstract, 'cityscape': _cityscape,
               'sketch and study': _sketch, 'still life': _still_life, 'illustration': _illustration, 'nude painting': _nude}
@@ -554,6 +558,7 @@ def _action_painting(layout, paints, r, size, mark):
     out[sp[:, 0], sp[:, 1]] = flat[sp[:, 0], sp[:, 1]] * 0.8
     return out
 
+# %% ../nbs/03_procart.ipynb #ffafe66e
 def _color_field(layout, paints, r, size, mark):
     "Large soft-edged fields of glowing, saturated colour, framed by a darker edge"
     k = max(3, int(size / 3.2))

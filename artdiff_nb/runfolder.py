@@ -110,6 +110,7 @@ def save_checkpoint(ckpt_dir, step: int, model: torch.nn.Module, ema: Optional[t
     for old in sorted(p for p in ckpt_dir.glob('step_*') if p.is_dir())[:-keep]: shutil.rmtree(old, ignore_errors=True)
     return final
 
+# %% ../nbs/25_runfolder.ipynb #c6f6cc95
 def checkpoint_complete(d: Path) -> bool: return d.is_dir() and all((d / f).is_file() for f in CKPT_FILES)
 
 def latest_checkpoint(ckpt_dir) -> Optional[Path]:

@@ -167,6 +167,7 @@ class GuidedDenoiser:
         out_caption, out_null = out.chunk(2)
         return out_null + self.scale * (out_caption - out_null)
 
+# %% ../nbs/13_samplers.ipynb #7e03dbf7
 def slerp(a: torch.Tensor, b: torch.Tensor, w: float, eps: float = 1e-6) -> torch.Tensor:
     """Spherical interpolation from `a` (w = 0) to `b` (w = 1) along the last axis: the path keeps the vectors' length where a
     straight line would shrink it; straight (lerp) where the two are parallel or one is zero."""
@@ -194,6 +195,7 @@ class ImageNoise:
         "A (B, *shape) float32 tensor on the device."
         return torch.stack([torch.randn(shape, generator=g) for g in self.generators]).to(self.device)
 
+# %% ../nbs/13_samplers.ipynb #aa15c8ab
 @dataclass
 class Trajectory:
     "A sampling callback recording the timesteps, and per step the sample `x_t` and the clean estimate `x0` (on the CPU)."

@@ -51,6 +51,7 @@ class ScheduleConfig:
         check_choice('prediction_type', self.prediction_type, PREDICTION_TYPES)
         check_float('beta_start', self.beta_start, 0, 1); check_float('beta_end', self.beta_end, self.beta_start, 1)
 
+# %% ../nbs/10_schedules.ipynb #4159ba34
 class NoiseSchedule:
     "The forward process of a `T`-step diffusion: noising, targets, loss weights, and output conversion."
     def __init__(self, cfg: Optional[ScheduleConfig] = None, **kw):

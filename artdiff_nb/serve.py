@@ -139,6 +139,7 @@ class BodyLimit:
             return {'type': 'http.request', 'body': bytes(body), 'more_body': False}
         await self.app(scope, replay, send)
 
+# %% ../nbs/40_serve.ipynb #a7922456
 def _readable_errors(app: FastAPI) -> None:
     "Validation errors as one readable line."
     @app.exception_handler(RequestValidationError)
@@ -196,6 +197,7 @@ def _add_docs(app: FastAPI) -> None:
                 f"<p>{escape(app.description)}</p><table border=1 cellpadding=4><tr><th>endpoint</th><th>what</th><th>query parameters</th></tr>"
                 + ''.join(rows) + "</table><p>The full schema, for any OpenAPI tool: <a href='/openapi.json'>/openapi.json</a>.</p>")
 
+# %% ../nbs/40_serve.ipynb #02b287a6
 def create_app(pipe, max_batch: int = 16, batch_window_ms: float = 20, timeout: float = 120.0):
     "The FastAPI app serving `pipe` (an `ArtDiffPipeline`): `/predict`, `/info`, `/health`, the API's schema at `/openapi.json`, read at `/docs`."
     cfg, timeout = pipe.config, check_float('timeout', timeout, min=0.1)

@@ -79,6 +79,7 @@ def _write_run(run: Path, cfg: TrainConfig, resume: bool, config_files: Sequence
         for f in config_files: shutil.copy(f, run / 'configs' / Path(f).name)
     write_run_config(run, cfg)
 
+# %% ../nbs/29_train.ipynb #1763e714
 def _restore(learn, ema: EMACallback, ck_dir: Path, srcs: Sequence[Source], cfg: TrainConfig, run: Path, procs: Processes) -> int:
     "Put back model, EMA, optimiser, RNG, log and stream position from checkpoint `ck_dir`; returns the interval to start at."
     ck = load_checkpoint(ck_dir)
@@ -103,6 +104,7 @@ def _check_processes(cfg: TrainConfig, procs: Processes, resume: bool) -> TrainC
                          f"torchrun or accelerate launch, or from Jupyter with accelerate's notebook_launcher")
     return cfg.replace(devices=procs.world)
 
+# %% ../nbs/29_train.ipynb #59af21a5
 def _tokenizer(cfg: TrainConfig, run: Path, resume: bool, srcs: Sequence[Source], procs: Processes) -> CaptionTokenizer:
     "The run's tokenizer: built and saved by the main process (or read back on resume), then handed to every process."
     if procs.is_main:
@@ -139,6 +141,7 @@ def _run_callbacks(cfg: TrainConfig, run: Path, valid: Sequence, procs: Processe
     if procs.world > 1: cbs.append(DDPCallback(procs))
     return cbs
 
+# %% ../nbs/29_train.ipynb #0c569fc6
 def train(cfg: TrainConfig, resume: bool = False, config_files: Sequence = (), progress: bool | str = True,
           max_steps: Optional[int] = None, cbs: Sequence = ()) -> Path:
     """Train into `cfg.output_folder` (or continue it with `resume`) for exactly `cfg.max_steps`; returns the run folder.

@@ -66,6 +66,8 @@ STYLES: dict[str, dict[str, tuple[int, int]]] = {   # style -> artist -> (first,
     'Minimalism': {'Agnes Martin': (1957, 2004), 'Ellsworth Kelly': (1950, 2015), 'Frank Stella': (1958, 1970),
                    'Sol LeWitt': (1960, 2007), 'Robert Mangold': (1964, 2015)},
 }
+
+# %% ../nbs/02_vocabulary.ipynb #37349ef2
 FAMILIES: dict[str, tuple[str, ...]] = {   # family -> its styles, in the order of STYLES
     'Renaissance': ('Early Renaissance', 'High Renaissance', 'Northern Renaissance', 'Mannerism Late Renaissance'),
     'Baroque and Rococo': ('Baroque', 'Rococo'),
@@ -78,6 +80,8 @@ FAMILIES: dict[str, tuple[str, ...]] = {   # family -> its styles, in the order 
     'Abstraction': ('Abstract Expressionism', 'Action painting', 'Color Field Painting', 'Minimalism'),
 }
 FAMILY = {s: f for f, ss in FAMILIES.items() for s in ss}   # style -> family
+
+# %% ../nbs/02_vocabulary.ipynb #5eeaf392
 GENRES = ('portrait', 'landscape', 'genre painting', 'religious painting', 'abstract painting', 'cityscape',
           'sketch and study', 'still life', 'illustration', 'nude painting')   # WikiArt's ten, most frequent first
 

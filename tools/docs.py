@@ -13,9 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SRC, SITE = ROOT / '_site_src', ROOT / 'site'
 SITE_URL = 'https://artdiff.github.io/artdiff_nb/'
-GROUPS = [('Foundations', ('00', '01', '02', '03', '04', '05')), ('Diffusion', ('09', '10', '11', '12', '13', '14', '15')),
-          ('Training', ('20', '21', '22', '23', '24', '25', '26', '27', '28', '29', '30', '31')), ('Serving', ('40', '90')),
-          ('Playground', ('50',))]
+GROUPS = [('Diffusion', ('01', '02', '03', '04', '05', '09', '10', '11', '12', '13', '14', '15', '23', '26', '27', '29', '50')),
+          ('Engineering', ('00', '20', '21', '22', '24', '25', '28', '30', '31', '40', '90'))]   # the diffusion chapters first; modules import in number order
 PAGES = [('Tutorial', 'tutorial.md'), ('How it works: one caption', 'how-it-works.ipynb'), ('The playground, in pictures', 'playground-tour.ipynb'), ('Benchmarks', 'benchmarks.md'),
          ('CLI reference', 'cli-reference.md'), ('WikiArt on a GPU', 'wikiart-gpu.md')]
 
