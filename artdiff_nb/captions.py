@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 import torch
+from fastcore.basics import patch
 
 from .core import check_int, atomic_write
 
@@ -137,24 +138,27 @@ class CaptionTokenizer:
         for i, e in enumerate(encs): ids[i, :len(e)] = torch.tensor(e)
         return ids, ids != PAD_ID
 
-    def unknown_rate(self, texts: Iterable[str]) -> float:
-        "Fraction of words in `texts` that are outside the vocabulary."
-        ids = [i for t in texts for i in self.encode(t)]
-        return sum(i == UNK_ID for i in ids) / max(1, len(ids))
+# %% ../nbs/01_captions.ipynb #383864ce
+@patch
+def unknown_rate(self: CaptionTokenizer, texts: Iterable[str]) -> float:
+    "Fraction of words in `texts` that are outside the vocabulary."
+    ids = [i for t in texts for i in self.encode(t)]
+    return sum(i == UNK_ID for i in ids) / max(1, len(ids))
 
-    def save(self, path) -> Path:
-        "Write the vocabulary and settings as JSON."
-        with atomic_write(path, encoding='utf-8') as f:
-            json.dump(dict(format='artdiff_nb.CaptionTokenizer', version=1, max_length=self.max_length,
-                           lower=self.lower, itos=self.itos), f, ensure_ascii=False, indent=0)
-        return Path(path)
+@patch
+def save(self: CaptionTokenizer, path) -> Path:
+    "Write the vocabulary and settings as JSON."
+    with atomic_write(path, encoding='utf-8') as f:
+        json.dump(dict(format='artdiff_nb.CaptionTokenizer', version=1, max_length=self.max_length,
+                       lower=self.lower, itos=self.itos), f, ensure_ascii=False, indent=0)
+    return Path(path)
 
-    @classmethod
-    def load(cls, path) -> 'CaptionTokenizer':
-        "Read a tokenizer written by `save`."
-        d = json.loads(Path(path).read_text())
-        if d.get('format') != 'artdiff_nb.CaptionTokenizer': raise ValueError(f"{path} is not a saved CaptionTokenizer")
-        return cls(d['itos'], max_length=d['max_length'], lower=d['lower'])
+@patch(cls_method=True)
+def load(cls: CaptionTokenizer, path) -> 'CaptionTokenizer':
+    "Read a tokenizer written by `save`."
+    d = json.loads(Path(path).read_text())
+    if d.get('format') != 'artdiff_nb.CaptionTokenizer': raise ValueError(f"{path} is not a saved CaptionTokenizer")
+    return cls(d['itos'], max_length=d['max_length'], lower=d['lower'])
 
 # %% ../nbs/01_captions.ipynb #b53a0b60
 def read_caption_csv(path) -> list[Caption]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import yaml
+from fastcore.basics import patch
 
 import artdiff_nb
 from .core import check_int, check_float, check_choice, InvalidArgument, InvalidArgumentType
@@ -63,72 +64,83 @@ class TrainConfig:
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(sampler='ddim', steps=200, guidance_scale=3.0, eta=0.2))
     optim: OptimConfig = field(default_factory=OptimConfig)
 
-    def __post_init__(self):
-        for f in ('max_steps', 'checkpoint_interval', 'sample_interval', 'n_saved_models', 'log_interval', 'devices'):
-            check_int(f, getattr(self, f), min=1)
-        check_int('n_sample_captions', self.n_sample_captions, min=0)          # 0: no sample grids
-        check_int('n_metric_captions', self.n_metric_captions, min=0); check_int('metrics_interval', self.metrics_interval, min=0)
-        check_float('metrics_budget', self.metrics_budget, 0, 1)
-        if not isinstance(self.critic, str) or not self.critic: raise InvalidArgumentType('critic', f"critic must be 'procart' or a critic's folder, got {self.critic!r}")
-        if self.n_metric_captions and (why := critic_reads(self.data.source, self.critic)):
-            raise InvalidArgument('n_metric_captions', f"n_metric_captions: {why}; or set n_metric_captions to 0")
-        if self.n_metric_captions > self.data.valid_size:
-            raise InvalidArgument('n_metric_captions', f"n_metric_captions ({self.n_metric_captions}) must be <= valid_size ({self.data.valid_size}): metrics draw validation captions")
-        if self.n_epochs is not None:                     # EIR's key; an epoch is a pass over the data, which a stream never ends
-            raise InvalidArgument('n_epochs', "n_epochs counts passes over the data, and a stream of paintings never ends one: set iterations (training steps) instead")
-        check_int('seed', self.seed, min=0); check_choice('precision', self.precision, PRECISIONS)
-        for f in ('channels_last', 'compile_model'):
-            if not isinstance(getattr(self, f), bool): raise InvalidArgumentType(f, f"{f} must be true or false, got {getattr(self, f)!r}")
-        if self.sampling.steps > self.schedule.T:
-            raise InvalidArgument('sampling.steps', f"steps ({self.sampling.steps}) must be <= the schedule's T ({self.schedule.T})")
-        if self.data.batch_size % self.optim.accumulation_steps:
-            raise InvalidArgument('optim.accumulation_steps', f"gradient_accumulation_steps ({self.optim.accumulation_steps}) must divide batch_size ({self.data.batch_size}): each step sums that many equal batches")
-        check_int('latent_factor', self.latent_factor, min=1); check_int('latent_cache', self.latent_cache, min=0)
-        if self.autoencoder is None:
-            if self.latent_factor != 1 or self.latent_cache:
-                raise InvalidArgument('autoencoder', "latent_factor and latent_cache belong to a latent model: name its autoencoder")
-        elif not isinstance(self.autoencoder, str) or not self.autoencoder:
-            raise InvalidArgumentType('autoencoder', f"autoencoder must be a name, a file, a folder or hf://OWNER/NAME, got {self.autoencoder!r}")
-        elif self.optim.low_res_fraction:
-            raise InvalidArgument('optim.low_res_fraction', "low_res_fraction averages pixels 2x2 and a latent model learns on latents: set it to 0")
-        if self.latent_cache and self.devices > 1:
-            raise InvalidArgument('latent_cache', f"latent_cache is for one process; with devices: {self.devices} set it to 0 (each batch encoded as it comes)")
-        if self.optim.low_res_fraction and (self.unet.image_size % 2 or self.unet.image_size // 2 % self.unet.factor):
-            raise InvalidArgument('optim.low_res_fraction', f"low_res_fraction: half of image_size {self.unet.image_size} must be divisible by {self.unet.factor}, as the UNet's levels need")
+    def __post_init__(self): self.check()             # the checks are the next cell's
 
-    @property
-    def image_size(self) -> int:
-        "The side of the paintings in pixels: the UNet's, times the autoencoder's factor for a latent model."
-        return self.unet.image_size * self.latent_factor
+# %% ../nbs/24_config.ipynb #c2bbe1d3
+@patch
+def check(self: TrainConfig) -> None:
+    "Check every field and how they go together: one line, naming the key, for the first mistake."
+    for f in ('max_steps', 'checkpoint_interval', 'sample_interval', 'n_saved_models', 'log_interval', 'devices'):
+        check_int(f, getattr(self, f), min=1)
+    check_int('n_sample_captions', self.n_sample_captions, min=0)          # 0: no sample grids
+    check_int('n_metric_captions', self.n_metric_captions, min=0); check_int('metrics_interval', self.metrics_interval, min=0)
+    check_float('metrics_budget', self.metrics_budget, 0, 1)
+    if not isinstance(self.critic, str) or not self.critic: raise InvalidArgumentType('critic', f"critic must be 'procart' or a critic's folder, got {self.critic!r}")
+    if self.n_metric_captions and (why := critic_reads(self.data.source, self.critic)):
+        raise InvalidArgument('n_metric_captions', f"n_metric_captions: {why}; or set n_metric_captions to 0")
+    if self.n_metric_captions > self.data.valid_size:
+        raise InvalidArgument('n_metric_captions', f"n_metric_captions ({self.n_metric_captions}) must be <= valid_size ({self.data.valid_size}): metrics draw validation captions")
+    if self.n_epochs is not None:                     # EIR's key; an epoch is a pass over the data, which a stream never ends
+        raise InvalidArgument('n_epochs', "n_epochs counts passes over the data, and a stream of paintings never ends one: set iterations (training steps) instead")
+    check_int('seed', self.seed, min=0); check_choice('precision', self.precision, PRECISIONS)
+    for f in ('channels_last', 'compile_model'):
+        if not isinstance(getattr(self, f), bool): raise InvalidArgumentType(f, f"{f} must be true or false, got {getattr(self, f)!r}")
+    if self.sampling.steps > self.schedule.T:
+        raise InvalidArgument('sampling.steps', f"steps ({self.sampling.steps}) must be <= the schedule's T ({self.schedule.T})")
+    if self.data.batch_size % self.optim.accumulation_steps:
+        raise InvalidArgument('optim.accumulation_steps', f"gradient_accumulation_steps ({self.optim.accumulation_steps}) must divide batch_size ({self.data.batch_size}): each step sums that many equal batches")
+    check_int('latent_factor', self.latent_factor, min=1); check_int('latent_cache', self.latent_cache, min=0)
+    if self.autoencoder is None:
+        if self.latent_factor != 1 or self.latent_cache:
+            raise InvalidArgument('autoencoder', "latent_factor and latent_cache belong to a latent model: name its autoencoder")
+    elif not isinstance(self.autoencoder, str) or not self.autoencoder:
+        raise InvalidArgumentType('autoencoder', f"autoencoder must be a name, a file, a folder or hf://OWNER/NAME, got {self.autoencoder!r}")
+    elif self.optim.low_res_fraction:
+        raise InvalidArgument('optim.low_res_fraction', "low_res_fraction averages pixels 2x2 and a latent model learns on latents: set it to 0")
+    if self.latent_cache and self.devices > 1:
+        raise InvalidArgument('latent_cache', f"latent_cache is for one process; with devices: {self.devices} set it to 0 (each batch encoded as it comes)")
+    if self.optim.low_res_fraction and (self.unet.image_size % 2 or self.unet.image_size // 2 % self.unet.factor):
+        raise InvalidArgument('optim.low_res_fraction', f"low_res_fraction: half of image_size {self.unet.image_size} must be divisible by {self.unet.factor}, as the UNet's levels need")
 
-    def load_autoencoder(self):
-        "The autoencoder of a latent model (None for a pixel model), checked against the UNet: one line if it is missing or does not fit."
-        if self.autoencoder is None: return None
-        from artdiff_nb.autoencoder import load_autoencoder
-        ae = load_autoencoder(self.autoencoder)
-        if (ae.factor, ae.latent_channels) != (self.latent_factor, self.unet.num_channels):
-            raise ValueError(f"autoencoder {self.autoencoder} makes {ae.latent_channels}-channel latents at 1/{ae.factor} of the image; this "
-                             f"model's UNet takes {self.unet.num_channels} channels at 1/{self.latent_factor}: train with the autoencoder it was made for")
-        return ae
+# %% ../nbs/24_config.ipynb #16261030
+@patch(as_prop=True)
+def image_size(self: TrainConfig) -> int:
+    "The side of the paintings in pixels: the UNet's, times the autoencoder's factor for a latent model."
+    return self.unet.image_size * self.latent_factor
 
-    def replace(self, **changes) -> 'TrainConfig':
-        "A checked copy with `changes`; a component may be given as a dict of the fields to change in it."
-        for k, v in changes.items():
-            if k in COMPONENTS and isinstance(v, dict): changes[k] = dataclasses.replace(getattr(self, k), **v)
-        return dataclasses.replace(self, **changes)
+@patch
+def load_autoencoder(self: TrainConfig):
+    "The autoencoder of a latent model (None for a pixel model), checked against the UNet: one line if it is missing or does not fit."
+    if self.autoencoder is None: return None
+    from artdiff_nb.autoencoder import load_autoencoder
+    ae = load_autoencoder(self.autoencoder)
+    if (ae.factor, ae.latent_channels) != (self.latent_factor, self.unet.num_channels):
+        raise ValueError(f"autoencoder {self.autoencoder} makes {ae.latent_channels}-channel latents at 1/{ae.factor} of the image; this "
+                         f"model's UNet takes {self.unet.num_channels} channels at 1/{self.latent_factor}: train with the autoencoder it was made for")
+    return ae
 
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in _plain(asdict(self)).items()}
+@patch
+def replace(self: TrainConfig, **changes) -> 'TrainConfig':
+    "A checked copy with `changes`; a component may be given as a dict of the fields to change in it."
+    for k, v in changes.items():
+        if k in COMPONENTS and isinstance(v, dict): changes[k] = dataclasses.replace(getattr(self, k), **v)
+    return dataclasses.replace(self, **changes)
 
-    def to_yaml(self) -> str: return yaml.safe_dump(self.to_dict(), sort_keys=False)
+@patch
+def to_dict(self: TrainConfig) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in _plain(asdict(self)).items()}
 
-    @classmethod
-    def from_dict(cls, d: dict) -> 'TrainConfig':
-        "The config that `to_dict` wrote (as a run folder's `config.yaml` stores it)."
-        tup = lambda v: tuple(v) if isinstance(v, list) else v
-        parts = {k: COMPONENTS[k](**{f: tup(v) for f, v in d[k].items()}) for k in COMPONENTS if k in d}
-        return cls(**{k: v for k, v in d.items() if k not in COMPONENTS}, **parts)
+@patch
+def to_yaml(self: TrainConfig) -> str: return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
+@patch(cls_method=True)
+def from_dict(cls: TrainConfig, d: dict) -> 'TrainConfig':
+    "The config that `to_dict` wrote (as a run folder's `config.yaml` stores it)."
+    tup = lambda v: tuple(v) if isinstance(v, list) else v
+    parts = {k: COMPONENTS[k](**{f: tup(v) for f, v in d[k].items()}) for k in COMPONENTS if k in d}
+    return cls(**{k: v for k, v in d.items() if k not in COMPONENTS}, **parts)
+
+# %% ../nbs/24_config.ipynb #75123cf3
 def _plain(d):
     "Tuples as lists, all the way down (YAML has no tuples)."
     if isinstance(d, dict): return {k: _plain(v) for k, v in d.items()}

@@ -20,6 +20,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch.utils.data import IterableDataset
 from fastai.data.load import DataLoader
 from fastai.torch_core import to_detach
+from fastcore.basics import patch
 
 from .core import check_int, check_float, InvalidArgument, atomic_write
 from .captions import CaptionTokenizer
@@ -80,67 +81,75 @@ class BatchStream(IterableDataset):
         self.workers, self.pin = check_int('workers', workers, min=0), torch.cuda.is_available() if pin is None else pin
         self._q, self._threads, self._stop = None, [], threading.Event()
 
-    def _parallel(self, source: Source):
-        "Lists of `bs` samples, their pictures realized by a pool of `workers` processes, `prefetch` batches in flight."
-        from artdiff_nb import data as module                    # workers find `realize_all` by its module's name
-        fn, args, pool = *source.realize, worker_pool(self.workers)
-        pending, ready = deque(), []
-        try:
-            while True:
-                while len(pending) < self.prefetch and not self._stop.is_set():
-                    recipes = source.recipes(self.bs)
-                    if not recipes: break
-                    step = -(-len(recipes) // self.workers)
-                    pending.append((recipes, [pool.submit(module.realize_all, fn, args, [w for _, w in recipes[i:i + step]])
-                                              for i in range(0, len(recipes), step)]))
-                if not pending:                                    # a finite stream has ended
-                    if ready: yield ready
-                    return
-                recipes, tasks = pending.popleft()
-                for (sid, _), r in zip(recipes, (r for t in tasks for r in t.result())):   # a worker that died raises here
-                    if r is None: source.corrupt += 1
-                    else: ready.append(Sample(r[0], r[1], sid)); source.served += 1
-                while len(ready) >= self.bs: yield ready[:self.bs]; ready = ready[self.bs:]
-        finally: pool.shutdown(wait=True, cancel_futures=True)      # no worker outlives the stream (a process's exit would wait on it)
+    def __iter__(self): return self                   # an iterator: `__next__` below
 
-    def _batches(self, source: Source):
-        if self.workers > 1 and source.realize is not None: yield from self._parallel(source)
-        else:
-            while True: yield source.samples(self.bs)
+# %% ../nbs/22_data.ipynb #04c39b61
+@patch
+def _parallel(self: BatchStream, source: Source):
+    "Lists of `bs` samples, their pictures realized by a pool of `workers` processes, `prefetch` batches in flight."
+    from artdiff_nb import data as module                    # workers find `realize_all` by its module's name
+    fn, args, pool = *source.realize, worker_pool(self.workers)
+    pending, ready = deque(), []
+    try:
+        while True:
+            while len(pending) < self.prefetch and not self._stop.is_set():
+                recipes = source.recipes(self.bs)
+                if not recipes: break
+                step = -(-len(recipes) // self.workers)
+                pending.append((recipes, [pool.submit(module.realize_all, fn, args, [w for _, w in recipes[i:i + step]])
+                                          for i in range(0, len(recipes), step)]))
+            if not pending:                                    # a finite stream has ended
+                if ready: yield ready
+                return
+            recipes, tasks = pending.popleft()
+            for (sid, _), r in zip(recipes, (r for t in tasks for r in t.result())):   # a worker that died raises here
+                if r is None: source.corrupt += 1
+                else: ready.append(Sample(r[0], r[1], sid)); source.served += 1
+            while len(ready) >= self.bs: yield ready[:self.bs]; ready = ready[self.bs:]
+    finally: pool.shutdown(wait=True, cancel_futures=True)      # no worker outlives the stream (a process's exit would wait on it)
 
-    def _fill(self, source):
-        torch.set_num_threads(1)       # this thread's own OpenMP team would slow every op of the training thread (see above)
-        batches = self._batches(source)
-        try:
+@patch
+def _batches(self: BatchStream, source: Source):
+    if self.workers > 1 and source.realize is not None: yield from self._parallel(source)
+    else:
+        while True: yield source.samples(self.bs)
+
+# %% ../nbs/22_data.ipynb #a25b21e7
+@patch
+def _fill(self: BatchStream, source):
+    torch.set_num_threads(1)       # this thread's own OpenMP team would slow every op of the training thread (see above)
+    batches = self._batches(source)
+    try:
+        while not self._stop.is_set():
+            b = collate(next(batches), self.tok)
+            if self.pin: b = tuple(t.pin_memory() for t in b)
             while not self._stop.is_set():
-                b = collate(next(batches), self.tok)
-                if self.pin: b = tuple(t.pin_memory() for t in b)
-                while not self._stop.is_set():
-                    try: self._q.put(b, timeout=0.1); break
-                    except queue.Full: pass
-        except BaseException as e: self._q.put(e)          # surface the source's error in the training loop
-        finally: batches.close()
+                try: self._q.put(b, timeout=0.1); break
+                except queue.Full: pass
+    except BaseException as e: self._q.put(e)          # surface the source's error in the training loop
+    finally: batches.close()
 
-    def _start(self):
-        if not any(t.is_alive() for t in self._threads):
-            self._stop.clear(); self._q = queue.Queue(self.prefetch)
-            self._threads = [threading.Thread(target=self._fill, args=(s,), daemon=True, name=f'BatchStream-{i}')
-                             for i, s in enumerate(self.sources)]
-            for t in self._threads: t.start()
+@patch
+def _start(self: BatchStream):
+    if not any(t.is_alive() for t in self._threads):
+        self._stop.clear(); self._q = queue.Queue(self.prefetch)
+        self._threads = [threading.Thread(target=self._fill, args=(s,), daemon=True, name=f'BatchStream-{i}')
+                         for i, s in enumerate(self.sources)]
+        for t in self._threads: t.start()
 
-    def __next__(self):
-        self._start()
-        b = self._q.get()
-        if isinstance(b, BaseException): raise b
-        return b
+@patch
+def __next__(self: BatchStream):
+    self._start()
+    b = self._q.get()
+    if isinstance(b, BaseException): raise b
+    return b
 
-    def __iter__(self): return self
-
-    def close(self):
-        "Stop the prefetch threads (daemons, so forgetting this never blocks exit) and close sources that can be."
-        self._stop.set()
-        for t in self._threads: t.join(timeout=60)                 # a thread with decode workers shuts their pool down first
-        for s in self.sources: s.close()
+@patch
+def close(self: BatchStream):
+    "Stop the prefetch threads (daemons, so forgetting this never blocks exit) and close sources that can be."
+    self._stop.set()
+    for t in self._threads: t.join(timeout=60)                 # a thread with decode workers shuts their pool down first
+    for s in self.sources: s.close()
 
 # %% ../nbs/22_data.ipynb #18b39025
 class CaptionDataLoader(DataLoader):

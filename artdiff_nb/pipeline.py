@@ -184,64 +184,71 @@ class ArtDiffPipeline(ModelHubMixin, library_name='artdiff_nb', pipeline_tag='te
         if self.autoencoder is not None: self.autoencoder.to(pick_device(device))
         return self
 
-    def _negatives(self, negative_caption, n: int) -> Optional[tuple]:
-        "Token ids and mask of the negative captions (one for all `n`, or `n`), or None where every one is empty."
-        if negative_caption is None: return None
-        negs = [negative_caption] * n if isinstance(negative_caption, str) else list(negative_caption)
-        if len(negs) != n or not all(isinstance(c, str) for c in negs): raise ValueError(f"give one negative caption, or one per caption ({n})")
-        empty = torch.tensor([not c.strip() for c in negs])               # empty: guidance from the empty caption, as without one
-        if empty.all(): return None
-        ids = with_null_captions(self.tokenizer(negs)[0], empty)
-        return ids, ids != PAD_ID
+# %% ../nbs/26_pipeline.ipynb #03e077fc
+@patch
+def _negatives(self: ArtDiffPipeline, negative_caption, n: int) -> Optional[tuple]:
+    "Token ids and mask of the negative captions (one for all `n`, or `n`), or None where every one is empty."
+    if negative_caption is None: return None
+    negs = [negative_caption] * n if isinstance(negative_caption, str) else list(negative_caption)
+    if len(negs) != n or not all(isinstance(c, str) for c in negs): raise ValueError(f"give one negative caption, or one per caption ({n})")
+    empty = torch.tensor([not c.strip() for c in negs])               # empty: guidance from the empty caption, as without one
+    if empty.all(): return None
+    ids = with_null_captions(self.tokenizer(negs)[0], empty)
+    return ids, ids != PAD_ID
 
-    @torch.no_grad()
-    def init_latents(self, image, n: int) -> torch.Tensor:
-        "What img2img starts from: `image` (one for all `n` captions, or a list of `n`) fitted to the model's size, as the UNet sees it."
-        ims = list(image) if isinstance(image, (list, tuple)) else [image] * n
-        if len(ims) != n: raise ValueError(f"got {len(ims)} init images for {n} captions")
-        x = images_to_tensor([fit_image(as_pil(im), self.image_size) for im in ims]).to(self.device)
-        return x if self.autoencoder is None else torch.cat([self.autoencoder.latents(x[i:i + 32]) for i in range(0, n, 32)])
+@patch
+@torch.no_grad()
+def init_latents(self: ArtDiffPipeline, image, n: int) -> torch.Tensor:
+    "What img2img starts from: `image` (one for all `n` captions, or a list of `n`) fitted to the model's size, as the UNet sees it."
+    ims = list(image) if isinstance(image, (list, tuple)) else [image] * n
+    if len(ims) != n: raise ValueError(f"got {len(ims)} init images for {n} captions")
+    x = images_to_tensor([fit_image(as_pil(im), self.image_size) for im in ims]).to(self.device)
+    return x if self.autoencoder is None else torch.cat([self.autoencoder.latents(x[i:i + 32]) for i in range(0, n, 32)])
 
-    @torch.no_grad()
-    def to_pixels(self, x: torch.Tensor) -> torch.Tensor:
-        "What the UNet made (`x_t` or a clean estimate) as images in [-1, 1]: a latent model's decoded, a pixel model's as they are."
-        if self.autoencoder is None: return x.clamp(-1, 1)
-        x = x.to(self.device, torch.float32)
-        return torch.cat([self.autoencoder.decode(x[i:i + 32]) for i in range(0, len(x), 32)]).clamp(-1, 1)
+@patch
+@torch.no_grad()
+def to_pixels(self: ArtDiffPipeline, x: torch.Tensor) -> torch.Tensor:
+    "What the UNet made (`x_t` or a clean estimate) as images in [-1, 1]: a latent model's decoded, a pixel model's as they are."
+    if self.autoencoder is None: return x.clamp(-1, 1)
+    x = x.to(self.device, torch.float32)
+    return torch.cat([self.autoencoder.decode(x[i:i + 32]) for i in range(0, len(x), 32)]).clamp(-1, 1)
 
-    def settings(self, sampling: Optional[SamplingConfig] = None, num_inference_steps: Optional[int] = None,
-                 guidance_scale: Optional[float] = None, sampler: Optional[str] = None, eta: Optional[float] = None) -> SamplingConfig:
-        "How a call draws: `sampling` (default: the model's own) with the options given changed, checked; a latent model's estimates unclipped."
-        s = (sampling or self.sampling).replace(steps=num_inference_steps, guidance_scale=guidance_scale, sampler=sampler, eta=eta)
-        return s.replace(clip_x0=False) if self.is_latent else s                 # latents are not bounded as pixels are
+@patch
+def settings(self: ArtDiffPipeline, sampling: Optional[SamplingConfig] = None, num_inference_steps: Optional[int] = None,
+             guidance_scale: Optional[float] = None, sampler: Optional[str] = None, eta: Optional[float] = None) -> SamplingConfig:
+    "How a call draws: `sampling` (default: the model's own) with the options given changed, checked; a latent model's estimates unclipped."
+    s = (sampling or self.sampling).replace(steps=num_inference_steps, guidance_scale=guidance_scale, sampler=sampler, eta=eta)
+    return s.replace(clip_x0=False) if self.is_latent else s                 # latents are not bounded as pixels are
 
-    @torch.no_grad()
-    def __call__(self, captions: Union[str, Sequence[str]], num_inference_steps: Optional[int] = None, guidance_scale: Optional[float] = None,
-                 sampler: Optional[str] = None, eta: Optional[float] = None, generator=None, seed=None, callback: Optional[Callable] = None,
-                 output_type: str = 'pil', sampling: Optional[SamplingConfig] = None, progress: bool = False,
-                 image=None, strength: float = 0.8, negative_caption=None) -> ArtDiffPipelineOutput:
-        """Paintings for `captions` (one, or a list). Options left None keep `sampling` (default: the model's own). `seed`: an int
-        (image i gets seed + i) or one per image; `generator`: a `torch.Generator` (or one per image) to draw the seeds from;
-        neither: random. `callback(i, t, x_t, pred_x0)` sees every step (a latent model's latents: `to_pixels` shows them).
-        `output_type`: 'pil' (a list of PIL images), 'np' (floats in [0, 1], B x H x W x 3, as diffusers gives) or 'uint8'
-        (B x H x W x 3). `progress`: a bar over the steps. img2img: `image` (a PIL image, a file, a uint8 array, or one per caption),
-        fitted as training images are, is noised and repainted under the caption; `strength` in [0, 1] is how much of the
-        sampling runs (0 returns the image, 1 ignores it). `negative_caption` (one for all, or one per caption; '' is none):
-        guidance pushes away from it instead of from the empty caption."""
-        captions = [captions] if isinstance(captions, str) else list(captions)
-        check_choice('output_type', output_type, OUTPUT_TYPES)
-        s = self.settings(sampling, num_inference_steps, guidance_scale, sampler, eta)
-        strength = check_float('strength', strength, 0, 1)
-        init = None if image is None else self.init_latents(image, len(captions))
-        negative = self._negatives(negative_caption, len(captions))
-        seeds = _seeds(seed, generator, len(captions))
-        ids, mask = self.tokenizer(captions)
-        was = self.model.training; self.model.eval()
-        try: x = self.to_pixels(sample(self.model, ids, mask, self.noise_schedule, self.config.unet.image_size, s, seed=seeds,
-                                       channels=self.config.unet.num_channels, callback=callback, progress=progress, init=init, strength=strength,
-                                       negative=negative))
-        finally: self.model.train(was)
-        return _output(x, output_type)
+# %% ../nbs/26_pipeline.ipynb #0c0454b0
+@patch
+@torch.no_grad()
+def __call__(self: ArtDiffPipeline, captions: Union[str, Sequence[str]], num_inference_steps: Optional[int] = None, guidance_scale: Optional[float] = None,
+             sampler: Optional[str] = None, eta: Optional[float] = None, generator=None, seed=None, callback: Optional[Callable] = None,
+             output_type: str = 'pil', sampling: Optional[SamplingConfig] = None, progress: bool = False,
+             image=None, strength: float = 0.8, negative_caption=None) -> ArtDiffPipelineOutput:
+    """Paintings for `captions` (one, or a list). Options left None keep `sampling` (default: the model's own). `seed`: an int
+    (image i gets seed + i) or one per image; `generator`: a `torch.Generator` (or one per image) to draw the seeds from;
+    neither: random. `callback(i, t, x_t, pred_x0)` sees every step (a latent model's latents: `to_pixels` shows them).
+    `output_type`: 'pil' (a list of PIL images), 'np' (floats in [0, 1], B x H x W x 3, as diffusers gives) or 'uint8'
+    (B x H x W x 3). `progress`: a bar over the steps. img2img: `image` (a PIL image, a file, a uint8 array, or one per caption),
+    fitted as training images are, is noised and repainted under the caption; `strength` in [0, 1] is how much of the
+    sampling runs (0 returns the image, 1 ignores it). `negative_caption` (one for all, or one per caption; '' is none):
+    guidance pushes away from it instead of from the empty caption."""
+    captions = [captions] if isinstance(captions, str) else list(captions)
+    check_choice('output_type', output_type, OUTPUT_TYPES)
+    s = self.settings(sampling, num_inference_steps, guidance_scale, sampler, eta)
+    strength = check_float('strength', strength, 0, 1)
+    init = None if image is None else self.init_latents(image, len(captions))
+    negative = self._negatives(negative_caption, len(captions))
+    seeds = _seeds(seed, generator, len(captions))
+    ids, mask = self.tokenizer(captions)
+    was = self.model.training; self.model.eval()
+    try: x = self.to_pixels(sample(self.model, ids, mask, self.noise_schedule, self.config.unet.image_size, s, seed=seeds,
+                                   channels=self.config.unet.num_channels, callback=callback, progress=progress, init=init, strength=strength,
+                                   negative=negative))
+    finally: self.model.train(was)
+    return _output(x, output_type)
 
 # %% ../nbs/26_pipeline.ipynb #16fe71fc
 @patch

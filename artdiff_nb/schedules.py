@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, Optional
 
 import torch
+from fastcore.basics import patch
 
 from .core import check_int, check_float, check_choice
 
@@ -98,22 +99,26 @@ class NoiseSchedule:
         if self.prediction_type == 'epsilon': return (x_t - s * out) / a, out
         return a * x_t - s * out, a * out + s * x_t
 
-    def snr(self, t: torch.Tensor) -> torch.Tensor:
-        "Signal-to-noise ratio alpha_bar / (1 - alpha_bar) at `t`."
-        a = self._abar(t.device)[t.long()]
-        return a / (1 - a)
+# %% ../nbs/10_schedules.ipynb #b5041d11
+@patch
+def snr(self: NoiseSchedule, t: torch.Tensor) -> torch.Tensor:
+    "Signal-to-noise ratio alpha_bar / (1 - alpha_bar) at `t`."
+    a = self._abar(t.device)[t.long()]
+    return a / (1 - a)
 
-    def min_snr_weight(self, t: torch.Tensor, gamma: float = 5.0) -> torch.Tensor:
-        "Per-sample loss weight of min-SNR-gamma for this schedule's prediction type."
-        gamma = check_float('gamma', gamma, min=0)
-        snr = self.snr(t)
-        return snr.clamp(max=gamma) / (snr if self.prediction_type == 'epsilon' else snr + 1)
+@patch
+def min_snr_weight(self: NoiseSchedule, t: torch.Tensor, gamma: float = 5.0) -> torch.Tensor:
+    "Per-sample loss weight of min-SNR-gamma for this schedule's prediction type."
+    gamma = check_float('gamma', gamma, min=0)
+    snr = self.snr(t)
+    return snr.clamp(max=gamma) / (snr if self.prediction_type == 'epsilon' else snr + 1)
 
-    def timesteps(self, steps: int, spacing: Literal['trailing', 'leading', 'linspace'] = 'trailing') -> list[int]:
-        "`steps` decreasing timesteps for sampling. 'trailing' starts at T-1, where training's noise is purest."
-        steps = check_int('steps', steps, min=1, max=self.T)
-        check_choice('timestep spacing', spacing, ('trailing', 'leading', 'linspace'))
-        if spacing == 'trailing': ts = [round(self.T - i * self.T / steps) - 1 for i in range(steps)]
-        elif spacing == 'leading': ts = [i * (self.T // steps) for i in reversed(range(steps))]
-        else: ts = [round((self.T - 1) * i / (steps - 1)) if steps > 1 else self.T - 1 for i in reversed(range(steps))]
-        return ts
+@patch
+def timesteps(self: NoiseSchedule, steps: int, spacing: Literal['trailing', 'leading', 'linspace'] = 'trailing') -> list[int]:
+    "`steps` decreasing timesteps for sampling. 'trailing' starts at T-1, where training's noise is purest."
+    steps = check_int('steps', steps, min=1, max=self.T)
+    check_choice('timestep spacing', spacing, ('trailing', 'leading', 'linspace'))
+    if spacing == 'trailing': ts = [round(self.T - i * self.T / steps) - 1 for i in range(steps)]
+    elif spacing == 'leading': ts = [i * (self.T // steps) for i in reversed(range(steps))]
+    else: ts = [round((self.T - 1) * i / (steps - 1)) if steps > 1 else self.T - 1 for i in reversed(range(steps))]
+    return ts

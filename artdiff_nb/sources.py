@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
 import numpy as np
+from fastcore.basics import patch
 from PIL import Image, UnidentifiedImageError
 
 from .core import check_int, check_float, die_with_parent
@@ -191,6 +192,7 @@ def _label_names(meta: dict) -> dict[str, list[str]]:
         out.update({name: names for name, f in pairs if (names := _class_names(f))})
     return out
 
+# %% ../nbs/20_sources.ipynb #fe8fd61f
 CAPTION_COLUMNS = ('title', 'artist', 'date', 'genre', 'style')
 
 def decode_recipe(size: int, work: tuple[bytes, str, bool]) -> Optional[tuple[np.ndarray, str]]:
@@ -210,6 +212,7 @@ def shuffle_buffer(items: Iterable, size: int, rng: np.random.Generator) -> Iter
         yield x
     for j in rng.permutation(len(buf)): yield buf[j]
 
+# %% ../nbs/20_sources.ipynb #98e40a90
 class ParquetSource(Source):
     """WikiArt-style parquet (a file, a folder, a prepared folder, or `hf://datasets/OWNER/NAME[@rev]`) as a `Source`.
     With `shuffle`, every pass reads the row groups in a new seeded order and mixes rows through a `buffer`-row buffer.
@@ -243,134 +246,152 @@ class ParquetSource(Source):
         if not self.n_rows: raise ValueError(f"{location}: the parquet files hold no rows")   # (reading every file's footer checks them all)
         self.reset()
 
-    def _read_json(self, name: str) -> Optional[dict]:
-        p = f"{self.root}/{name}"
-        try: return json.loads(self.fs.open(p, 'rb').read().decode('utf-8')) if self.fs.isfile(p) else None
-        except (OSError, ValueError): return None
+# %% ../nbs/20_sources.ipynb #5c086a6e
+@patch
+def _read_json(self: ParquetSource, name: str) -> Optional[dict]:
+    p = f"{self.root}/{name}"
+    try: return json.loads(self.fs.open(p, 'rb').read().decode('utf-8')) if self.fs.isfile(p) else None
+    except (OSError, ValueError): return None
 
-    def _read_labels(self) -> dict:
-        import yaml
-        infos = self._read_json('dataset_infos.json')
-        if infos is not None: return _label_names(infos)
-        p = f"{self.root}/README.md"
-        try: text = self.fs.open(p, 'rb').read().decode('utf-8') if self.fs.isfile(p) else ''
-        except (OSError, ValueError): text = ''
-        m = re.match(r'^---\n(.*?)\n---', text, re.S)
-        return _label_names(yaml.safe_load(m.group(1)) or {}) if m else {}
+@patch
+def _read_labels(self: ParquetSource) -> dict:
+    import yaml
+    infos = self._read_json('dataset_infos.json')
+    if infos is not None: return _label_names(infos)
+    p = f"{self.root}/README.md"
+    try: text = self.fs.open(p, 'rb').read().decode('utf-8') if self.fs.isfile(p) else ''
+    except (OSError, ValueError): text = ''
+    m = re.match(r'^---\n(.*?)\n---', text, re.S)
+    return _label_names(yaml.safe_load(m.group(1)) or {}) if m else {}
 
-    def _open(self, f: str):
-        import pyarrow as pa, pyarrow.parquet as pq
-        fh = self.fs.open(f, 'rb')
-        try: return fh, pq.ParquetFile(fh)
-        except pa.ArrowException as e: fh.close(); raise ValueError(f"{f}: not a readable parquet file ({e})") from None
+@patch
+def _open(self: ParquetSource, f: str):
+    import pyarrow as pa, pyarrow.parquet as pq
+    fh = self.fs.open(f, 'rb')
+    try: return fh, pq.ParquetFile(fh)
+    except pa.ArrowException as e: fh.close(); raise ValueError(f"{f}: not a readable parquet file ({e})") from None
 
-    @property
-    def groups(self) -> list[tuple[str, int, int, int]]:
-        "Every row group of the files as `(file, group, first row in the file, rows)`, in file order (read once)."
-        if self._groups is None:
-            self._groups = []
-            for f in self.files:
-                fh, pf = self._open(f)
-                with fh:
-                    if 'image' not in pf.schema_arrow.names: raise ValueError(f"{f}: no 'image' column (columns: {', '.join(pf.schema_arrow.names)})")
-                    first = 0
-                    for g in range(pf.num_row_groups):
-                        n = pf.metadata.row_group(g).num_rows; self._groups.append((f, g, first, n)); first += n
-        return self._groups
+@patch(as_prop=True)
+def groups(self: ParquetSource) -> list[tuple[str, int, int, int]]:
+    "Every row group of the files as `(file, group, first row in the file, rows)`, in file order (read once)."
+    if self._groups is None:
+        self._groups = []
+        for f in self.files:
+            fh, pf = self._open(f)
+            with fh:
+                if 'image' not in pf.schema_arrow.names: raise ValueError(f"{f}: no 'image' column (columns: {', '.join(pf.schema_arrow.names)})")
+                first = 0
+                for g in range(pf.num_row_groups):
+                    n = pf.metadata.row_group(g).num_rows; self._groups.append((f, g, first, n)); first += n
+    return self._groups
 
-    @property
-    def n_rows(self) -> int: return sum(n for *_, n in self.groups)
+@patch(as_prop=True)
+def n_rows(self: ParquetSource) -> int: return sum(n for *_, n in self.groups)
 
-    def reset(self) -> None:
-        self._rows, self.pos, self._served_in_pass = self._iter_rows(), 0, 0
+# %% ../nbs/20_sources.ipynb #fe6801d4
+@patch
+def reset(self: ParquetSource) -> None:
+    self._rows, self.pos, self._served_in_pass = self._iter_rows(), 0, 0
 
-    def _group_rows(self, units, cols, keep=lambda k: True) -> Iterator[tuple[str, dict]]:
-        "`(sample_id, row)` for the rows of row groups `units`, in that order; `keep(k)` picks by running row number."
-        k, handle = 0, (None, None, None)
-        try:
-            for f, g, first, n in units:
-                if handle[0] != f:
-                    if handle[1] is not None: handle[1].close()
-                    handle = (f, *self._open(f))
-                pf = handle[2]
-                want = [c for c in cols if c in pf.schema_arrow.names]
-                i = first
-                for batch in pf.iter_batches(batch_size=self.rows_per_read, row_groups=[g], columns=want):
-                    for r in batch.to_pylist():
-                        if keep(k): yield str(r['id']) if r.get('id') is not None else f"{Path(f).stem}:{i}", r
-                        i, k = i + 1, k + 1
-        finally:
-            if handle[1] is not None: handle[1].close()
+@patch
+def _group_rows(self: ParquetSource, units, cols, keep=lambda k: True) -> Iterator[tuple[str, dict]]:
+    "`(sample_id, row)` for the rows of row groups `units`, in that order; `keep(k)` picks by running row number."
+    k, handle = 0, (None, None, None)
+    try:
+        for f, g, first, n in units:
+            if handle[0] != f:
+                if handle[1] is not None: handle[1].close()
+                handle = (f, *self._open(f))
+            pf = handle[2]
+            want = [c for c in cols if c in pf.schema_arrow.names]
+            i = first
+            for batch in pf.iter_batches(batch_size=self.rows_per_read, row_groups=[g], columns=want):
+                for r in batch.to_pylist():
+                    if keep(k): yield str(r['id']) if r.get('id') is not None else f"{Path(f).stem}:{i}", r
+                    i, k = i + 1, k + 1
+    finally:
+        if handle[1] is not None: handle[1].close()
 
-    def _iter_rows(self) -> Iterator[tuple[Optional[str], Optional[dict]]]:
-        "`(sample_id, row)` for every row of this part, pass after pass when looping; `(None, None)` marks the end of a pass."
-        rank, world = self.part
-        by_rows, p = len(self.groups) < world, 0
-        while True:
-            order = np.random.default_rng([self.seed, p]).permutation(len(self.groups)) if self.shuffle else range(len(self.groups))
-            units = [self.groups[i] for i in order]
-            rows = self._group_rows(units if by_rows else units[rank::world], ('id', 'image') + CAPTION_COLUMNS,
-                                    (lambda k: k % world == rank) if by_rows else (lambda k: True))
-            if self.shuffle: rows = shuffle_buffer(rows, self.buffer, np.random.default_rng([self.seed, p, rank, world]))
-            yield from rows
-            yield None, None
-            p += 1
-            if not self.loop: return
+@patch
+def _iter_rows(self: ParquetSource) -> Iterator[tuple[Optional[str], Optional[dict]]]:
+    "`(sample_id, row)` for every row of this part, pass after pass when looping; `(None, None)` marks the end of a pass."
+    rank, world = self.part
+    by_rows, p = len(self.groups) < world, 0
+    while True:
+        order = np.random.default_rng([self.seed, p]).permutation(len(self.groups)) if self.shuffle else range(len(self.groups))
+        units = [self.groups[i] for i in order]
+        rows = self._group_rows(units if by_rows else units[rank::world], ('id', 'image') + CAPTION_COLUMNS,
+                                (lambda k: k % world == rank) if by_rows else (lambda k: True))
+        if self.shuffle: rows = shuffle_buffer(rows, self.buffer, np.random.default_rng([self.seed, p, rank, world]))
+        yield from rows
+        yield None, None
+        p += 1
+        if not self.loop: return
 
-    def shard(self, rank: int, world: int) -> None:
-        "Deal the row groups out to `world` parts (rows, when there are fewer groups than parts); the pass restarts."
-        self.part = check_part(rank, world)
-        self.reset()
+# %% ../nbs/20_sources.ipynb #0295d89b
+@patch
+def shard(self: ParquetSource, rank: int, world: int) -> None:
+    "Deal the row groups out to `world` parts (rows, when there are fewer groups than parts); the pass restarts."
+    self.part = check_part(rank, world)
+    self.reset()
 
-    def captions(self) -> Iterator[str]:
-        "Every row's caption, in file order, read from the caption columns alone (no image is read or decoded)."
-        for _, row in self._group_rows(self.groups, CAPTION_COLUMNS): yield self.caption(row)
+@patch
+def captions(self: ParquetSource) -> Iterator[str]:
+    "Every row's caption, in file order, read from the caption columns alone (no image is read or decoded)."
+    for _, row in self._group_rows(self.groups, CAPTION_COLUMNS): yield self.caption(row)
 
-    def _field(self, row, col, kind='name'):
-        v = row.get(col)
-        if isinstance(v, int) and not isinstance(v, bool) and col in self.labels:
-            v = self.labels[col][v] if 0 <= v < len(self.labels[col]) else None
-        return slug_words(v, kind) if col != 'title' else (' '.join(str(v).split()) or None if v is not None else None)
+@patch
+def _field(self: ParquetSource, row, col, kind='name'):
+    v = row.get(col)
+    if isinstance(v, int) and not isinstance(v, bool) and col in self.labels:
+        v = self.labels[col][v] if 0 <= v < len(self.labels[col]) else None
+    return slug_words(v, kind) if col != 'title' else (' '.join(str(v).split()) or None if v is not None else None)
 
-    def fields(self, row: dict) -> dict:
-        "A row's caption fields as words (class labels named), None for what is missing."
-        return dict(artist=self._field(row, 'artist'), title=self._field(row, 'title'), style=self._field(row, 'style'),
-                    genre=self._field(row, 'genre', 'genre'), year=year_of(row.get('date')))
+@patch
+def fields(self: ParquetSource, row: dict) -> dict:
+    "A row's caption fields as words (class labels named), None for what is missing."
+    return dict(artist=self._field(row, 'artist'), title=self._field(row, 'title'), style=self._field(row, 'style'),
+                genre=self._field(row, 'genre', 'genre'), year=year_of(row.get('date')))
 
-    def caption(self, row: dict) -> str:
-        "`Artist / Title / Style / Genre / Year` for a row of either schema, None for what is missing."
-        f = self.fields(row)
-        return str(Caption(f['artist'], f['title'], f['style'], f['genre'], f['year']))
+@patch
+def caption(self: ParquetSource, row: dict) -> str:
+    "`Artist / Title / Style / Genre / Year` for a row of either schema, None for what is missing."
+    f = self.fields(row)
+    return str(Caption(f['artist'], f['title'], f['style'], f['genre'], f['year']))
 
-    @property
-    def realize(self): return (decode_recipe, self.image_size)
+@patch(as_prop=True)
+def realize(self: ParquetSource): return (decode_recipe, self.image_size)
 
-    def recipes(self, n: int) -> list[tuple[str, tuple[bytes, str, bool]]]:
-        "The next `n` rows as `(id, (picture bytes, caption, mirror))`; the decoding is `decode_recipe`'s."
-        out = []
-        if n <= 0: return out
-        for sid, row in self._unskipped():
-            img = row.get('image')
-            flip = bool(self.augment and self._rng.random() < 0.5)          # drawn here, in stream order: the same however it is decoded
-            out.append((sid, (img.get('bytes') if isinstance(img, dict) else img, self.caption(row), flip)))
-            self._served_in_pass += 1
-            if len(out) == n: break
-        return out
+# %% ../nbs/20_sources.ipynb #133399ba
+@patch
+def recipes(self: ParquetSource, n: int) -> list[tuple[str, tuple[bytes, str, bool]]]:
+    "The next `n` rows as `(id, (picture bytes, caption, mirror))`; the decoding is `decode_recipe`'s."
+    out = []
+    if n <= 0: return out
+    for sid, row in self._unskipped():
+        img = row.get('image')
+        flip = bool(self.augment and self._rng.random() < 0.5)          # drawn here, in stream order: the same however it is decoded
+        out.append((sid, (img.get('bytes') if isinstance(img, dict) else img, self.caption(row), flip)))
+        self._served_in_pass += 1
+        if len(out) == n: break
+    return out
 
-    def _unskipped(self) -> Iterator[tuple[str, dict]]:
-        "The rows not skipped, counted in `pos`; a whole pass with every row skipped is an error (when looping)."
-        for sid, row in self._rows:
-            if sid is None:
-                if not self._served_in_pass and self.loop:
-                    raise ValueError(f"{self.root}: no row left to serve (all in the validation set)"
-                                     + (f" in part {self.part[0]} of {self.part[1]}" if self.part[1] > 1 else ''))
-                self._served_in_pass = 0; continue
-            self.pos += 1
-            if sid not in self.skipped: yield sid, row
+@patch
+def _unskipped(self: ParquetSource) -> Iterator[tuple[str, dict]]:
+    "The rows not skipped, counted in `pos`; a whole pass with every row skipped is an error (when looping)."
+    for sid, row in self._rows:
+        if sid is None:
+            if not self._served_in_pass and self.loop:
+                raise ValueError(f"{self.root}: no row left to serve (all in the validation set)"
+                                 + (f" in part {self.part[0]} of {self.part[1]}" if self.part[1] > 1 else ''))
+            self._served_in_pass = 0; continue
+        self.pos += 1
+        if sid not in self.skipped: yield sid, row
 
-    def advance(self, n: int) -> None:
-        "Move past `n` rows without decoding their images (a row that would not decode counts as served)."
-        if check_int('n', n, min=0) == 0: return
-        for _ in self._unskipped():
-            self._served_in_pass += 1; n -= 1
-            if n == 0: break
+@patch
+def advance(self: ParquetSource, n: int) -> None:
+    "Move past `n` rows without decoding their images (a row that would not decode counts as served)."
+    if check_int('n', n, min=0) == 0: return
+    for _ in self._unskipped():
+        self._served_in_pass += 1; n -= 1
+        if n == 0: break

@@ -10,6 +10,8 @@ import asyncio, json, logging, queue, threading, time
 from collections import deque
 from typing import Callable, Optional
 
+from fastcore.basics import patch
+
 from .core import check_int, check_choice
 from .images import encode_image, decode_image
 from .sources import Sample, Source, check_part, worker_pool
@@ -45,154 +47,169 @@ class StreamServer:
         self._producer = threading.Thread(target=self._produce, daemon=True, name='stream-producer')
         self._producer.start()
 
-    # -- the producer: reads and encodes ahead of demand
-    def _produce(self):
-        if self.workers > 1 and self.source.realize is not None: return self._produce_parallel()
-        while not self._stop.is_set():
-            with self._lock:
-                try: got = self.source.samples(16)
-                except Exception as e:                             # a broken source: log, back off, go on
-                    log.warning("source failed: %s", e); got = None
-                gen = self._gen
-            if got is None: time.sleep(1); continue
-            if not got: self._put(('end', gen)); self._stop.wait(0.2); continue
-            for s in got: self._put((self._item(encode_image(s.image, self.fmt), s.caption, s.sample_id), gen))
-
-    def _item(self, enc: str, caption: str, sid: str) -> dict:
-        return {'inputs': {'image': enc, 'caption': caption}, 'target_labels': {'image': {'image': enc}}, 'sample_id': sid}
-
-    def _produce_parallel(self):
-        "The stream walked here (`recipes`), its pictures realized and encoded by a pool, put in the queue in stream order."
-        from artdiff_nb import stream as module                  # workers find `realize_encoded` by its module's name
-        pool, pending, recipes, gen = worker_pool(self.workers), deque(), [], self._gen
-        try:
-            while not self._stop.is_set():
-                while len(pending) < 2 * self.workers and not self._stop.is_set():
-                    with self._lock:
-                        try: recipes, (fn, args) = self.source.recipes(16), self.source.realize
-                        except Exception as e: log.warning("source failed: %s", e); recipes = None
-                        gen = self._gen
-                    if not recipes: break
-                    pending.append((gen, recipes, pool.submit(module.realize_encoded, fn, args, self.fmt, [w for _, w in recipes])))
-                if not pending:                                    # a finite source has ended, or a broken one backs off
-                    if recipes is None: time.sleep(1)
-                    else: self._put(('end', gen)); self._stop.wait(0.2)
-                    continue
-                gen, recipes, task = pending.popleft()
-                for (sid, _), r in zip(recipes, task.result()):
-                    if r is None: self.source.corrupt += 1
-                    else: self.source.served += 1; self._put((self._item(*r, sid), gen))
-        finally: pool.shutdown(wait=True, cancel_futures=True)      # no worker outlives the server
-
-    def _put(self, item):
-        while not self._stop.is_set():
-            try: self._q.put(item, timeout=0.1); return
-            except queue.Full: pass
-
-    def take(self, n: int) -> Optional[list]:
-        "The next `n` samples not in the validation set; None when a finite source has ended."
-        out = []
-        while len(out) < n:
-            try: item, gen = self._q.get(timeout=0.5)
-            except queue.Empty:
-                if self._stop.is_set(): return None             # shutting down: never block the exit
-                continue
-            if gen != self._gen: continue                         # from before a reset
-            if item == 'end':
-                if out: break
-                return None
-            if item['sample_id'] in self.valid_ids: continue
-            out.append(item)
-        self.served += len(out)
-        return out
-
-    def reset(self):
+# %% ../nbs/21_stream.ipynb #d5aba480
+@patch
+def _produce(self: StreamServer):
+    if self.workers > 1 and self.source.realize is not None: return self._produce_parallel()
+    while not self._stop.is_set():
         with self._lock:
-            self.source.reset()
-            self._gen += 1
+            try: got = self.source.samples(16)
+            except Exception as e:                             # a broken source: log, back off, go on
+                log.warning("source failed: %s", e); got = None
+            gen = self._gen
+        if got is None: time.sleep(1); continue
+        if not got: self._put(('end', gen)); self._stop.wait(0.2); continue
+        for s in got: self._put((self._item(encode_image(s.image, self.fmt), s.caption, s.sample_id), gen))
 
-    def status(self) -> dict:
-        return {'active_connections': len(self.clients), 'workers': sorted(c['worker_id'] for c in self.clients.values()),
-                'current_position': self.source.pos,
-                'validation_ids_count': len(self.valid_ids), 'samples_served': self.served,
-                'corrupt_skipped': self.source.corrupt, 'errors_answered': self.errors, 'queued': self._q.qsize()}
+@patch
+def _item(self: StreamServer, enc: str, caption: str, sid: str) -> dict:
+    return {'inputs': {'image': enc, 'caption': caption}, 'target_labels': {'image': {'image': enc}}, 'sample_id': sid}
 
-    # -- one connection
-    async def _error(self, ws, message):
-        self.errors += 1
-        await ws.send(json.dumps({'type': 'error', 'payload': {'message': message}}))
+@patch
+def _produce_parallel(self: StreamServer):
+    "The stream walked here (`recipes`), its pictures realized and encoded by a pool, put in the queue in stream order."
+    from artdiff_nb import stream as module                  # workers find `realize_encoded` by its module's name
+    pool, pending, recipes, gen = worker_pool(self.workers), deque(), [], self._gen
+    try:
+        while not self._stop.is_set():
+            while len(pending) < 2 * self.workers and not self._stop.is_set():
+                with self._lock:
+                    try: recipes, (fn, args) = self.source.recipes(16), self.source.realize
+                    except Exception as e: log.warning("source failed: %s", e); recipes = None
+                    gen = self._gen
+                if not recipes: break
+                pending.append((gen, recipes, pool.submit(module.realize_encoded, fn, args, self.fmt, [w for _, w in recipes])))
+            if not pending:                                    # a finite source has ended, or a broken one backs off
+                if recipes is None: time.sleep(1)
+                else: self._put(('end', gen)); self._stop.wait(0.2)
+                continue
+            gen, recipes, task = pending.popleft()
+            for (sid, _), r in zip(recipes, task.result()):
+                if r is None: self.source.corrupt += 1
+                else: self.source.served += 1; self._put((self._item(*r, sid), gen))
+    finally: pool.shutdown(wait=True, cancel_futures=True)      # no worker outlives the server
 
-    async def handler(self, ws):
-        from websockets.exceptions import ConnectionClosed
-        if ws.request.path.split('?')[0] != '/ws':
-            await self._error(ws, f"unknown path {ws.request.path}; use /ws"); await ws.close(1008); return
-        try:
-            try: hello = json.loads(await asyncio.wait_for(ws.recv(), 30))
-            except (ValueError, TypeError, RecursionError): hello = None
-            if not isinstance(hello, dict) or hello.get('type') != 'handshake' or hello.get('version') != PROTOCOL_VERSION:
-                got = hello.get('version') if isinstance(hello, dict) else None
-                await self._error(ws, f"handshake needed with protocol version {PROTOCOL_VERSION}, got {got!r}")
-                await ws.close(1002); return
-            wid = hello.get('worker_id', 0)
-            self.clients[id(ws)] = {'worker_id': wid if isinstance(wid, int) else 0, 'ws': ws}
-            await ws.send(json.dumps({'type': 'handshake', 'version': PROTOCOL_VERSION}))
-            async for raw in ws:
-                await self._answer(ws, raw)
-        except (ConnectionClosed, asyncio.TimeoutError): pass
-        finally: self.clients.pop(id(ws), None)
+@patch
+def _put(self: StreamServer, item):
+    while not self._stop.is_set():
+        try: self._q.put(item, timeout=0.1); return
+        except queue.Full: pass
 
-    async def _answer(self, ws, raw):
-        try: msg = json.loads(raw)                       # a binary frame that is not UTF-8, or nesting past Python's limit
-        except (ValueError, TypeError, RecursionError): return await self._error(ws, "malformed JSON: a message is one UTF-8 JSON object")
-        if not isinstance(msg, dict): return await self._error(ws, "a message must be a JSON object with a 'type'")
-        t, payload = msg.get('type'), msg.get('payload') if isinstance(msg.get('payload'), dict) else {}
-        send = lambda typ, p=None: ws.send(json.dumps({'type': typ, **({'payload': p} if p is not None else {})}))
-        if t == 'getInfo': await send('info', dataset_info(self.image_size))
-        elif t == 'getData':
-            n = payload.get('batch_size', msg.get('batch_size', 32))      # early EIR clients put batch_size beside the type
-            if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 4096:
-                return await self._error(ws, f"getData: batch_size must be an integer in [1, 4096], got {n!r}")
-            batch = await asyncio.to_thread(self.take, n)
-            await send('data', batch if batch is not None else ['terminate'])
-        elif t == 'setValidationIds':
-            ids = payload.get('validation_ids', [])
-            if not isinstance(ids, list): return await self._error(ws, "setValidationIds: validation_ids must be a list")
-            self.valid_ids.update(map(str, ids))
-            await send('validationIdsConfirmation', {'message': f"Received {len(ids)} validation IDs"})
-        elif t == 'reset':
-            await asyncio.to_thread(self.reset)
-            await send('resetConfirmation', {'message': 'Reset successful'})
-            self._broadcast({'type': 'reset', 'payload': {'message': 'Reset command received'}})
-        elif t == 'status': await send('status', self.status())
-        elif t == 'heartbeat': await send('heartbeat')
-        else: await self._error(ws, f"Unknown message type: {t}")
+# %% ../nbs/21_stream.ipynb #8b3c5b0c
+@patch
+def take(self: StreamServer, n: int) -> Optional[list]:
+    "The next `n` samples not in the validation set; None when a finite source has ended."
+    out = []
+    while len(out) < n:
+        try: item, gen = self._q.get(timeout=0.5)
+        except queue.Empty:
+            if self._stop.is_set(): return None             # shutting down: never block the exit
+            continue
+        if gen != self._gen: continue                         # from before a reset
+        if item == 'end':
+            if out: break
+            return None
+        if item['sample_id'] in self.valid_ids: continue
+        out.append(item)
+    self.served += len(out)
+    return out
 
-    def _broadcast(self, msg: dict) -> None:
-        "Send `msg` to every open connection (EIR's server tells all its clients of a reset, the asking one included)."
-        from websockets.asyncio.server import broadcast
-        broadcast([c['ws'] for c in self.clients.values()], json.dumps(msg))
+@patch
+def reset(self: StreamServer):
+    with self._lock:
+        self.source.reset()
+        self._gen += 1
 
-    # -- running it
-    async def serve(self, host: str = '127.0.0.1', port: int = 8000, ready: Optional[Callable] = None):
-        from websockets.asyncio.server import serve
-        async with serve(self.handler, host, port, max_size=2**20, ping_interval=20, ping_timeout=600) as server:
-            self.port = server.sockets[0].getsockname()[1]
-            if ready: ready(self)
-            while not self._stop.is_set(): await asyncio.sleep(0.1)   # (not an executor wait: Ctrl-C must not hang)
+@patch
+def status(self: StreamServer) -> dict:
+    return {'active_connections': len(self.clients), 'workers': sorted(c['worker_id'] for c in self.clients.values()),
+            'current_position': self.source.pos,
+            'validation_ids_count': len(self.valid_ids), 'samples_served': self.served,
+            'corrupt_skipped': self.source.corrupt, 'errors_answered': self.errors, 'queued': self._q.qsize()}
 
-    def start(self, host: str = '127.0.0.1', port: int = 0) -> 'StreamServer':
-        "Serve in a background thread (port 0: a free one, then in `self.port`); `stop()` ends it."
-        up = threading.Event()
-        self._thread = threading.Thread(target=lambda: asyncio.run(self.serve(host, port, lambda s: up.set())), daemon=True)
-        self._thread.start()
-        if not up.wait(10): raise RuntimeError("stream server did not start")
-        return self
+# %% ../nbs/21_stream.ipynb #e3f2593f
+@patch
+async def _error(self: StreamServer, ws, message):
+    self.errors += 1
+    await ws.send(json.dumps({'type': 'error', 'payload': {'message': message}}))
 
-    def stop(self):
-        "Stop serving and the producer thread."
-        self._stop.set()
-        if getattr(self, '_thread', None) is not None: self._thread.join(timeout=10)
-        self._producer.join(timeout=10)
+@patch
+async def handler(self: StreamServer, ws):
+    from websockets.exceptions import ConnectionClosed
+    if ws.request.path.split('?')[0] != '/ws':
+        await self._error(ws, f"unknown path {ws.request.path}; use /ws"); await ws.close(1008); return
+    try:
+        try: hello = json.loads(await asyncio.wait_for(ws.recv(), 30))
+        except (ValueError, TypeError, RecursionError): hello = None
+        if not isinstance(hello, dict) or hello.get('type') != 'handshake' or hello.get('version') != PROTOCOL_VERSION:
+            got = hello.get('version') if isinstance(hello, dict) else None
+            await self._error(ws, f"handshake needed with protocol version {PROTOCOL_VERSION}, got {got!r}")
+            await ws.close(1002); return
+        wid = hello.get('worker_id', 0)
+        self.clients[id(ws)] = {'worker_id': wid if isinstance(wid, int) else 0, 'ws': ws}
+        await ws.send(json.dumps({'type': 'handshake', 'version': PROTOCOL_VERSION}))
+        async for raw in ws:
+            await self._answer(ws, raw)
+    except (ConnectionClosed, asyncio.TimeoutError): pass
+    finally: self.clients.pop(id(ws), None)
+
+@patch
+async def _answer(self: StreamServer, ws, raw):
+    try: msg = json.loads(raw)                       # a binary frame that is not UTF-8, or nesting past Python's limit
+    except (ValueError, TypeError, RecursionError): return await self._error(ws, "malformed JSON: a message is one UTF-8 JSON object")
+    if not isinstance(msg, dict): return await self._error(ws, "a message must be a JSON object with a 'type'")
+    t, payload = msg.get('type'), msg.get('payload') if isinstance(msg.get('payload'), dict) else {}
+    send = lambda typ, p=None: ws.send(json.dumps({'type': typ, **({'payload': p} if p is not None else {})}))
+    if t == 'getInfo': await send('info', dataset_info(self.image_size))
+    elif t == 'getData':
+        n = payload.get('batch_size', msg.get('batch_size', 32))      # early EIR clients put batch_size beside the type
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= 4096:
+            return await self._error(ws, f"getData: batch_size must be an integer in [1, 4096], got {n!r}")
+        batch = await asyncio.to_thread(self.take, n)
+        await send('data', batch if batch is not None else ['terminate'])
+    elif t == 'setValidationIds':
+        ids = payload.get('validation_ids', [])
+        if not isinstance(ids, list): return await self._error(ws, "setValidationIds: validation_ids must be a list")
+        self.valid_ids.update(map(str, ids))
+        await send('validationIdsConfirmation', {'message': f"Received {len(ids)} validation IDs"})
+    elif t == 'reset':
+        await asyncio.to_thread(self.reset)
+        await send('resetConfirmation', {'message': 'Reset successful'})
+        self._broadcast({'type': 'reset', 'payload': {'message': 'Reset command received'}})
+    elif t == 'status': await send('status', self.status())
+    elif t == 'heartbeat': await send('heartbeat')
+    else: await self._error(ws, f"Unknown message type: {t}")
+
+@patch
+def _broadcast(self: StreamServer, msg: dict) -> None:
+    "Send `msg` to every open connection (EIR's server tells all its clients of a reset, the asking one included)."
+    from websockets.asyncio.server import broadcast
+    broadcast([c['ws'] for c in self.clients.values()], json.dumps(msg))
+
+# %% ../nbs/21_stream.ipynb #d08d0cef
+@patch
+async def serve(self: StreamServer, host: str = '127.0.0.1', port: int = 8000, ready: Optional[Callable] = None):
+    from websockets.asyncio.server import serve
+    async with serve(self.handler, host, port, max_size=2**20, ping_interval=20, ping_timeout=600) as server:
+        self.port = server.sockets[0].getsockname()[1]
+        if ready: ready(self)
+        while not self._stop.is_set(): await asyncio.sleep(0.1)   # (not an executor wait: Ctrl-C must not hang)
+
+@patch
+def start(self: StreamServer, host: str = '127.0.0.1', port: int = 0) -> 'StreamServer':
+    "Serve in a background thread (port 0: a free one, then in `self.port`); `stop()` ends it."
+    up = threading.Event()
+    self._thread = threading.Thread(target=lambda: asyncio.run(self.serve(host, port, lambda s: up.set())), daemon=True)
+    self._thread.start()
+    if not up.wait(10): raise RuntimeError("stream server did not start")
+    return self
+
+@patch
+def stop(self: StreamServer):
+    "Stop serving and the producer thread."
+    self._stop.set()
+    if getattr(self, '_thread', None) is not None: self._thread.join(timeout=10)
+    self._producer.join(timeout=10)
 
 # %% ../nbs/21_stream.ipynb #cc37d238
 UNSOLICITED = ('reset', 'heartbeat')      # what a server may send unasked (EIR's broadcasts `reset` to every client)
@@ -214,89 +231,102 @@ class WebSocketSource(Source):
             raise ValueError(f"{url} does not announce its image size (shape null, as EIR's server does): give image_size")
         super().__init__(image_size or shape[-1])
 
-    def _recv(self, expect: str) -> dict:
-        "The next message of type `expect`, passing over what the server sends unasked; an `error` raises."
-        while True:
-            r = json.loads(self.ws.recv(timeout=self.timeout))
-            kind = r.get('type') if isinstance(r, dict) else None
-            if kind == expect: return r
-            if kind == 'error': raise ValueError(f"stream server: {(r.get('payload') or {}).get('message')}")
-            if kind not in UNSOLICITED: raise ValueError(f"stream server answered {kind!r} where {expect!r} was due")
-
-    def _connect(self):
-        from websockets.sync.client import connect
-        self.ws = connect(self.url, max_size=None, open_timeout=self.timeout, close_timeout=2).__enter__()
-        self.ws.send(json.dumps({'type': 'handshake', 'version': PROTOCOL_VERSION, 'worker_id': self.worker_id}))
+# %% ../nbs/21_stream.ipynb #0b91e18f
+@patch
+def _recv(self: WebSocketSource, expect: str) -> dict:
+    "The next message of type `expect`, passing over what the server sends unasked; an `error` raises."
+    while True:
         r = json.loads(self.ws.recv(timeout=self.timeout))
-        if r.get('type') != 'handshake' or r.get('version') != PROTOCOL_VERSION:
-            self.close()
-            raise ConnectionRefusedError(f"{self.url}: {(r.get('payload') or {}).get('message', r)}")
-        if self.skipped:
-            self.ws.send(json.dumps({'type': 'setValidationIds', 'payload': {'validation_ids': sorted(self.skipped)}}))
-            self._recv('validationIdsConfirmation')
+        kind = r.get('type') if isinstance(r, dict) else None
+        if kind == expect: return r
+        if kind == 'error': raise ValueError(f"stream server: {(r.get('payload') or {}).get('message')}")
+        if kind not in UNSOLICITED: raise ValueError(f"stream server answered {kind!r} where {expect!r} was due")
 
-    def _request(self, msg: dict, expect: str, retry_for: Optional[float] = None, quiet: bool = False) -> dict:
-        "Send `msg` and return the answer of type `expect`, reconnecting with backoff (logged unless `quiet`) for up to `retry_for` s."
-        from websockets.exceptions import ConnectionClosed, InvalidHandshake
-        retry_for = self.retry_for if retry_for is None else retry_for
-        deadline, wait = time.monotonic() + retry_for, 0.25
-        while True:
-            try:
-                if self.ws is None: self._connect()
-                self.ws.send(json.dumps(msg))
-                return self._recv(expect)
-            except ConnectionRefusedError as e:
-                if 'protocol version' in str(e) or 'handshake' in str(e): raise
-                err = e
-            except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as e: err = e
-            self.close()
-            if time.monotonic() + wait > deadline: raise ConnectionError(f"stream server {self.url} unreachable for {retry_for:.0f} s: {err}")
-            if not quiet: log.warning("stream server %s: %s; reconnecting in %.2f s", self.url, err, wait)
-            time.sleep(wait); wait = min(wait * 2, 8.0); self.reconnects += 1
+@patch
+def _connect(self: WebSocketSource):
+    from websockets.sync.client import connect
+    self.ws = connect(self.url, max_size=None, open_timeout=self.timeout, close_timeout=2).__enter__()
+    self.ws.send(json.dumps({'type': 'handshake', 'version': PROTOCOL_VERSION, 'worker_id': self.worker_id}))
+    r = json.loads(self.ws.recv(timeout=self.timeout))
+    if r.get('type') != 'handshake' or r.get('version') != PROTOCOL_VERSION:
+        self.close()
+        raise ConnectionRefusedError(f"{self.url}: {(r.get('payload') or {}).get('message', r)}")
+    if self.skipped:
+        self.ws.send(json.dumps({'type': 'setValidationIds', 'payload': {'validation_ids': sorted(self.skipped)}}))
+        self._recv('validationIdsConfirmation')
 
-    def _sample(self, s: dict) -> Optional[Sample]:
-        "One sample of a `data` payload; None for one that cannot be served (counted in `corrupt`)."
-        inputs, sid = s.get('inputs') or {}, str(s.get('sample_id'))
-        if sid in self.skipped: return None                   # a server that does not filter validation ids
-        try: img = decode_image(inputs['image'], self.image_size)
-        except (KeyError, ValueError, TypeError, OSError):
-            self.corrupt += 1; return None
-        caption = inputs.get('caption')
-        if caption is None or not str(caption).strip(): self.empty_captions += 1; caption = ''
-        return Sample(img, str(caption), sid)
+@patch
+def _request(self: WebSocketSource, msg: dict, expect: str, retry_for: Optional[float] = None, quiet: bool = False) -> dict:
+    "Send `msg` and return the answer of type `expect`, reconnecting with backoff (logged unless `quiet`) for up to `retry_for` s."
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake
+    retry_for = self.retry_for if retry_for is None else retry_for
+    deadline, wait = time.monotonic() + retry_for, 0.25
+    while True:
+        try:
+            if self.ws is None: self._connect()
+            self.ws.send(json.dumps(msg))
+            return self._recv(expect)
+        except ConnectionRefusedError as e:
+            if 'protocol version' in str(e) or 'handshake' in str(e): raise
+            err = e
+        except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError) as e: err = e
+        self.close()
+        if time.monotonic() + wait > deadline: raise ConnectionError(f"stream server {self.url} unreachable for {retry_for:.0f} s: {err}")
+        if not quiet: log.warning("stream server %s: %s; reconnecting in %.2f s", self.url, err, wait)
+        time.sleep(wait); wait = min(wait * 2, 8.0); self.reconnects += 1
 
-    def samples(self, n: int) -> list[Sample]:
-        dry = 0
-        while len(self._buffer) < n and dry < 3:
-            want = min(n - len(self._buffer), self.max_request)
-            payload = self._request({'type': 'getData', 'payload': {'batch_size': want}}, 'data')['payload']
-            if payload == ['terminate'] or not payload:
-                dry += 1; self.reset(); continue                 # a finite stream ended (and its server may close): start over
-            self._buffer += [x for x in map(self._sample, (s for s in payload if isinstance(s, dict))) if x is not None]
-        out, self._buffer = self._buffer[:n], self._buffer[n:]
-        self.pos += len(out); self.served += len(out)
-        return out
+# %% ../nbs/21_stream.ipynb #e185d1e5
+@patch
+def _sample(self: WebSocketSource, s: dict) -> Optional[Sample]:
+    "One sample of a `data` payload; None for one that cannot be served (counted in `corrupt`)."
+    inputs, sid = s.get('inputs') or {}, str(s.get('sample_id'))
+    if sid in self.skipped: return None                   # a server that does not filter validation ids
+    try: img = decode_image(inputs['image'], self.image_size)
+    except (KeyError, ValueError, TypeError, OSError):
+        self.corrupt += 1; return None
+    caption = inputs.get('caption')
+    if caption is None or not str(caption).strip(): self.empty_captions += 1; caption = ''
+    return Sample(img, str(caption), sid)
 
-    def skip(self, ids) -> None:
-        super().skip(ids)
-        self._request({'type': 'setValidationIds', 'payload': {'validation_ids': sorted(self.skipped)}}, 'validationIdsConfirmation')
+@patch
+def samples(self: WebSocketSource, n: int) -> list[Sample]:
+    dry = 0
+    while len(self._buffer) < n and dry < 3:
+        want = min(n - len(self._buffer), self.max_request)
+        payload = self._request({'type': 'getData', 'payload': {'batch_size': want}}, 'data')['payload']
+        if payload == ['terminate'] or not payload:
+            dry += 1; self.reset(); continue                 # a finite stream ended (and its server may close): start over
+        self._buffer += [x for x in map(self._sample, (s for s in payload if isinstance(s, dict))) if x is not None]
+    out, self._buffer = self._buffer[:n], self._buffer[n:]
+    self.pos += len(out); self.served += len(out)
+    return out
 
-    def reset(self) -> None:
-        self._request({'type': 'reset'}, 'resetConfirmation'); self.pos, self._buffer = 0, []
+@patch
+def skip(self: WebSocketSource, ids) -> None:
+    Source.skip(self, ids)
+    self._request({'type': 'setValidationIds', 'payload': {'validation_ids': sorted(self.skipped)}}, 'validationIdsConfirmation')
 
-    def advance(self, n: int) -> None:
-        "Nothing to do: the server keeps the stream's position, and a reconnecting client continues from it."
-        check_int('n', n, min=0)
+@patch
+def reset(self: WebSocketSource) -> None:
+    self._request({'type': 'reset'}, 'resetConfirmation'); self.pos, self._buffer = 0, []
 
-    def shard(self, rank: int, world: int) -> None:
-        """Nothing to split: a server deals every sample to one connection, so the connections of several processes
-        (their `worker_id`s told apart, as EIR's own workers are) already read disjoint parts of its stream."""
-        check_part(rank, world)
+@patch
+def advance(self: WebSocketSource, n: int) -> None:
+    "Nothing to do: the server keeps the stream's position, and a reconnecting client continues from it."
+    check_int('n', n, min=0)
 
-    def status(self) -> dict: return self._request({'type': 'status'}, 'status')['payload']
+@patch
+def shard(self: WebSocketSource, rank: int, world: int) -> None:
+    """Nothing to split: a server deals every sample to one connection, so the connections of several processes
+    (their `worker_id`s told apart, as EIR's own workers are) already read disjoint parts of its stream."""
+    check_part(rank, world)
 
-    def close(self):
-        if self.ws is not None:
-            try: self.ws.close()
-            except Exception: pass
-        self.ws = None
+@patch
+def status(self: WebSocketSource) -> dict: return self._request({'type': 'status'}, 'status')['payload']
+
+@patch
+def close(self: WebSocketSource):
+    if self.ws is not None:
+        try: self.ws.close()
+        except Exception: pass
+    self.ws = None

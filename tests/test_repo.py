@@ -81,6 +81,14 @@ def test_no_notebook_cell_opens_with_imports_and_goes_on():
             k = next((i for i, l in enumerate(lines) if not re.match(r'(from \S+ import |import )', l)), len(lines))
             assert k == 0 or not any(l.strip() for l in lines[k:]), f"{nb.name}: split the imports from the code: {lines[0]!r}"
 
+def test_no_code_cell_runs_over_60_lines():
+    "A notebook is read: past 60 lines of code, a cell needs prose between its parts (a class's methods can follow as patches)."
+    import json
+    long = [f"{nb.name} cell {i} ({n} lines)" for nb in sorted((ROOT/'nbs').glob('*.ipynb'))
+            for i, c in enumerate(json.loads(nb.read_text())['cells'])
+            if c['cell_type'] == 'code' and (n := len(''.join(c['source']).splitlines())) > 60]
+    assert not long, 'split with prose between: ' + ', '.join(long)
+
 def test_ci_runs_make_test_on_push_and_publishes_the_docs_after_it():
     "GitHub Actions: the test workflow runs the README's test command on every push and pull request; the docs follow a passing run."
     import yaml
