@@ -293,8 +293,8 @@ def read(self: ArtCritic, imgs, top: int = 3) -> list[dict[str, list[tuple[str, 
 
 def asked(reading: dict, caption, heads: dict = HEADS) -> dict[str, list[bool]]:
     """Which of `read`'s answers for one picture `caption` asks for, field by field (the era: any era within
-    `ERA_TOLERANCE` years of its year; none where the caption says nothing the critic knows)."""
-    wanted, names = caption_labels(caption, heads), {**heads, 'family': tuple(FAMILIES)}
+    `ERA_TOLERANCE` years of its year; none where the caption, or `None`, says nothing the critic knows)."""
+    wanted, names = caption_labels(caption, heads) if caption is not None else {}, {**heads, 'family': tuple(FAMILIES)}
     def ok(k, name):
         w = wanted.get(k)
         return w is not None and (era_ok(list(names[k]).index(name), w) if k == 'era' else names[k][w] == name)
@@ -302,6 +302,6 @@ def asked(reading: dict, caption, heads: dict = HEADS) -> dict[str, list[bool]]:
 
 def format_reading(reading: dict, caption=None, heads: dict = HEADS) -> str:
     "`read`'s answers for one picture as aligned text, a line per field, the ones `caption` asks for marked *."
-    marks = asked(reading, caption, heads) if caption is not None else {k: [False] * len(v) for k, v in reading.items()}
+    marks = asked(reading, caption, heads)
     w = max(map(len, reading))
     return '\n'.join(f"{k:<{w}}  " + '   '.join(f"{name}{' *' * m} {p:.0%}" for (name, p), m in zip(ans, marks[k])) for k, ans in reading.items())

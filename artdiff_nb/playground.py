@@ -365,7 +365,7 @@ def picture_mode(self: Playground, mode: str):
 # %% ../nbs/50_playground.ipynb #53d2aa39
 def reading_html(reading: dict, caption=None, heads: dict = HEADS) -> str:
     "The critic's `read` answers for one picture as an HTML table, the answers `caption` asks for marked with a tick."
-    marks = asked(reading, caption, heads) if caption is not None else {k: [False] * len(v) for k, v in reading.items()}
+    marks = asked(reading, caption, heads)
     cell = lambda name, p, ok, first: (f'<td style="padding:1px 10px;{"font-weight:bold;" if first else ""}">{html.escape(name)}'
                                        f'{" &#10004;" if ok else ""} <span style="color:#777">{p:.0%}</span></td>')
     rows = ''.join(f'<tr><td style="padding:1px 10px;color:#555">{k}</td>' + ''.join(cell(n, p, ok, i == 0) for i, ((n, p), ok) in enumerate(zip(ans, marks[k])))
