@@ -105,10 +105,10 @@ def painted(n: int, size: int = 128, seed: int = 0) -> Tensor:
 
 # %% ../nbs/15a_autoencoder.ipynb #71600c99
 def train_autoencoder(n: int = 14_000, epochs: int = 3, crop: int = 64, lr: float = 2e-3, bs: int = 32, seed: int = 0,
-                      widths: Sequence[int] = (32, 64, 64, 64), kl_weight: float = 1e-6, perceptual: float = 0.5,
+                      widths: Sequence[int] = (32, 64, 64, 64), kl_weight: float = 1e-6, perceptual: float = 0.0,
                       perceptual_every: int = 4, image_size: int = 128, progress: bool = True) -> ArtAutoencoder:
     """An `ArtAutoencoder` trained on `n` paintings at `image_size` (random `crop` px crops; every `perceptual_every` batches the
-    whole paintings shrunk to `crop`, with the critic's perceptual loss) for `epochs` with fastai's one-cycle schedule; seeded.
+    whole paintings shrunk to `crop`, with the critic's perceptual loss when `perceptual` > 0) for `epochs` with fastai's one-cycle schedule; seeded.
     Its `scale` is fitted."""
     from fastai.learner import Learner
     from fastai.callback.core import Callback
@@ -133,7 +133,7 @@ def train_autoencoder(n: int = 14_000, epochs: int = 3, crop: int = 64, lr: floa
 
     dls = DataLoaders(DataLoader(list(zip(x, x)), bs=bs, shuffle=True, drop_last=True), DataLoader(list(zip(xv, xv)), bs=64), device='cpu')
     ae = ArtAutoencoder(widths, image_size=image_size)
-    learn = Learner(dls, ae, loss_func=AutoencoderLoss(kl_weight, load_critic(), perceptual), opt_func=Adam, wd=0.0, cbs=Crops())
+    learn = Learner(dls, ae, loss_func=AutoencoderLoss(kl_weight, load_critic() if perceptual else None, perceptual), opt_func=Adam, wd=0.0, cbs=Crops())
     if progress: learn.fit_one_cycle(check_int('epochs', epochs, min=1), lr)
     else:
         with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(check_int('epochs', epochs, min=1), lr)
