@@ -1,10 +1,10 @@
 """Reproduce the autoencoder shipped as `artdiff_nb/weights/procart_ae.safetensors` (the name `procart-ae`).
 
-Trains `ArtAutoencoder` on fresh 128 px paintings of the painter with `train_autoencoder`'s defaults (seeded) and the critic's
-perceptual term at weight 0.5, as the shipped weights were made (`--perceptual 0`, the default now, keeps more: see
-bench/README.md), measures what
-it keeps on 270 held-out paintings (the art critic's fidelity per field on the reconstructions beside the originals, and
-the reconstruction error), and writes the weights with those figures and the training time in their metadata.
+Trains `ArtAutoencoder` on fresh 128 px paintings of the painter with `train_autoencoder`'s defaults (seeded) but the critic's
+perceptual term at weight 0.5, as the shipped weights were made (`--perceptual 0`, `train_autoencoder`'s own default, keeps
+more: see bench/README.md), measures what it keeps on 270 held-out paintings (the art critic's fidelity per field on the
+reconstructions beside the originals, and the reconstruction error), and writes the weights with those figures and the
+training time in their metadata.
 Run: `.venv/bin/python tools/train_autoencoder.py [--out PATH]`.
 """
 import argparse, time
