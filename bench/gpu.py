@@ -7,6 +7,8 @@ keeps up, in under 10 minutes.
 - `python bench/gpu.py` (a CUDA GPU): images/s and peak memory for bf16 / fp16 / fp32 x compile off/on x batch 64/128 on
   synthetic batches; the same step fed by the data engine from prepared shards at 128 px (is the GPU waiting?); two-GPU
   scaling when there are two; and 300 steps of the wikiart-128 preset on procedural art at 128 px, with its sample grid.
+  Cases run in order of need, each recorded as it ends; none starts after `--budget` seconds, so a short lease still
+  leaves its first answers. A setting that runs out of memory is recorded as such.
 
 Results go to bench/results/gpu.csv (machine, date, commit); the markdown table is printed for bench/README.md and the GPU page."""
 import argparse, csv, datetime, os, platform, subprocess, sys, tempfile, time
@@ -29,6 +31,8 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores (no GPU)"
 
 def commit() -> str:
+    "The checkout's commit; `BENCH_COMMIT` names it where the tree travelled without its history (a lent GPU machine)."
+    if os.environ.get('BENCH_COMMIT'): return os.environ['BENCH_COMMIT']
     r = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=Path(__file__).parent)
     return r.stdout.strip() or 'unknown'
 
@@ -95,55 +99,79 @@ def step_rate(cfg, precision: str, compiled: bool, bs: int, steps: int = 30, fee
     torch.cuda.synchronize()
     return steps * bs / (time.perf_counter() - t0), torch.cuda.max_memory_allocated() / 1e9
 
-def data_feed(bs: int, workers: int):
-    "Batches `(images, t, ids)` from prepared WikiArt-shaped shards at 128 px, decoded by the training stream's workers."
+def shards(n: int = 384) -> Path:
+    "WikiArt-shaped rows (long side 1,200-1,400 px, JPEG) prepared once into 128 px shards, as `artdiff prepare` writes them."
     from artdiff_nb.prepare import prepare, wikiart_like
+    d = Path(tempfile.mkdtemp())
+    prepare(str(wikiart_like(d / 'raw', n=n, files=4, corrupt=(), long_side=(1200, 1400))), d / 'p', size=128, progress=False)
+    return d / 'p'
+
+def data_feed(path: Path, bs: int, workers: int):
+    "Batches `(images, t, ids)` from prepared shards at 128 px, decoded by the training stream's `workers` processes."
     from artdiff_nb.sources import ParquetSource
     from artdiff_nb.captions import CaptionTokenizer
     from artdiff_nb.data import BatchStream
-    d = Path(tempfile.mkdtemp())
-    prepare(str(wikiart_like(d / 'raw', n=512, files=4, corrupt=(), long_side=(1200, 1400))), d / 'p', size=128, progress=False)
-    tok = CaptionTokenizer.from_captions(list(ParquetSource(d / 'p', 128).captions()))
-    s = BatchStream(ParquetSource(d / 'p', 128, shuffle=True), tok, bs, workers=workers)
-    while True:
-        x, ids = next(s)
-        yield x, torch.randint(0, 1000, (len(x),)), ids.clamp(max=VOCAB - 1)
+    tok = CaptionTokenizer.from_captions(list(ParquetSource(path, 128).captions()))
+    s = BatchStream(ParquetSource(path, 128, shuffle=True), tok, bs, workers=workers)
+    try:
+        while True:
+            x, ids = next(s)
+            yield x, torch.randint(0, 1000, (len(x),)), ids.clamp(max=VOCAB - 1)
+    finally: s.close()
 
-def gpu(quick: bool):
-    cfg, rows = load_preset('wikiart-128'), []
-    for precision in ('bf16-mixed', '16-mixed', '32-true'):
-        for compiled in (False, True):
-            for bs in (64, 128):
-                if quick and (compiled or bs == 64): continue
-                r, peak = step_rate(cfg, precision, compiled, bs)
-                rows.append(dict(case='training step, synthetic batches', precision=precision, compile='on' if compiled else 'off',
-                                 batch=bs, images_per_s=round(r), peak_gb=round(peak, 1)))
-                print(rows[-1], flush=True)
-    for workers in (2, 4, os.cpu_count()):
-        r, peak = step_rate(cfg, 'bf16-mixed', False, 128, feed=data_feed(128, workers))
-        rows.append(dict(case=f'training step fed from prepared shards, {workers} decode workers', precision='bf16-mixed',
-                         compile='off', batch=128, images_per_s=round(r), peak_gb=round(peak, 1)))
-        print(rows[-1], flush=True)
-    if torch.cuda.device_count() >= 2:
-        rows.append(train_run(2, 100))
-    rows.append(train_run(1, 300))
+def measured(case: str, precision: str, compiled: bool, bs: int, cfg, feed=None) -> dict:
+    "One row: the step rate of one setting, or what stopped it (out of memory is an answer, not a failure)."
+    import gc
+    row = dict(case=case, precision=precision, compile='on' if compiled else 'off', batch=bs)
+    try:
+        r, peak = step_rate(cfg, precision, compiled, bs, feed=feed)
+        row.update(images_per_s=round(r), peak_gb=round(peak, 1))
+    except torch.OutOfMemoryError: row['note'] = f"out of memory ({torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB)"
+    except Exception as e: row['note'] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    finally:
+        if feed is not None: feed.close()
+        gc.collect(); torch.cuda.empty_cache()
+        if compiled: torch._dynamo.reset()
+    return row
+
+def gpu(quick: bool, budget: float, work: Path):
+    """The cases in order of what a GPU user needs first, each recorded as it ends, none started after `budget` seconds:
+    the preset's own setting, the other precisions, the data engine feeding it, compile, `artdiff train`, then the rest."""
+    cfg, t0, rows = load_preset('wikiart-128'), time.perf_counter(), []
+    synth = lambda p, c, b: lambda: measured('training step, synthetic batches', p, c, b, cfg)
+    prepared = []                                          # the shards, written by the first case that reads them
+    def fed(w):
+        def go():
+            if not prepared: prepared.append(shards())
+            return measured(f'training step fed from prepared shards, {w} decode workers', 'bf16-mixed', False, 128, cfg,
+                            feed=data_feed(prepared[0], 128, w))
+        return go
+    cases = [synth('bf16-mixed', False, 128), synth('bf16-mixed', False, 64), synth('16-mixed', False, 128),
+             synth('32-true', False, 64), synth('32-true', False, 128)]
+    if not quick:
+        cases += [fed(w) for w in (2, 4, os.cpu_count())] + [synth('bf16-mixed', True, 128)]
+        if torch.cuda.device_count() >= 2: cases.append(lambda: train_run(2, 100, work))
+        cases += [lambda: train_run(1, 300, work), synth('bf16-mixed', True, 64), synth('16-mixed', True, 128),
+                  synth('16-mixed', False, 64), synth('32-true', True, 64)]
+    for case in cases:
+        if time.perf_counter() - t0 > budget: print(f"budget of {budget:.0f} s spent: {len(cases) - len(rows)} case(s) left", flush=True); break
+        rows.append(case()); record(rows[-1:]); print(rows[-1], flush=True)
     return rows
 
-def train_run(devices: int, steps: int) -> dict:
+def train_run(devices: int, steps: int, work: Path) -> dict:
     "The wikiart-128 preset on procedural art at 128 px through `artdiff train`: images/s from its log, and its sample grid."
-    out = Path(tempfile.mkdtemp()) / f'wikiart-128-procart-{devices}gpu'
+    out = work / f'wikiart-128-procart-{devices}gpu'
     sets = [f'{f}.input_info.input_source=procart' for f in ('inputs_image', 'inputs_caption')] + ['output_image.output_info.output_source=procart',
-            'globals.evaluation_checkpoint.checkpoint_interval=100', 'globals.evaluation_checkpoint.sample_interval=300',
+            'globals.evaluation_checkpoint.checkpoint_interval=100', f'globals.evaluation_checkpoint.sample_interval={steps}',
             'globals.basic_experiment.valid_size=256', 'globals.evaluation_checkpoint.critic=procart']     # procedural art: the painter's critic
     args = [sys.executable, '-m', 'artdiff_nb.cli', 'train', '--preset', 'wikiart-128', '--output-folder', str(out),
             '--max-steps', str(steps), '--devices', str(devices)] + [a for s in sets for a in ('--set', s)]
     t0 = time.perf_counter(); r = subprocess.run(args, capture_output=True, text=True)
-    import csv as _csv
-    log = list(_csv.DictReader(open(out / 'training_log.csv'))) if (out / 'training_log.csv').exists() else []
+    log = list(csv.DictReader(open(out / 'training_log.csv'))) if (out / 'training_log.csv').exists() else []
     ips = [float(x['images_per_s']) for x in log if x.get('images_per_s')]
     return dict(case=f'artdiff train wikiart-128 on procart, {steps} steps, {devices} GPU(s)', precision='auto', compile='on', batch=128,
                 images_per_s=round(sorted(ips)[len(ips) // 2]) if ips else '',
-                note=f"exit {r.returncode}, {time.perf_counter() - t0:.0f} s, grid {out / 'samples'}" + ('' if r.returncode == 0 else r.stderr[-300:]))
+                note=f"exit {r.returncode}, {time.perf_counter() - t0:.0f} s" + ('' if r.returncode == 0 else ': ' + r.stderr[-300:].replace('\n', ' ')))
 
 def table(rows):
     print('| case | precision | compile | batch | images/s | peak GB | note |\n|---|---|---|---|---|---|---|')
@@ -152,7 +180,10 @@ def table(rows):
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('mode', nargs='?', choices=('gpu', 'estimate'), default='gpu' if torch.cuda.is_available() else 'estimate')
-    ap.add_argument('--quick', action='store_true', help='gpu: bf16/fp16/fp32 at batch 128 without compile only')
+    ap.add_argument('--quick', action='store_true', help='gpu: the precisions without compile only')
+    ap.add_argument('--budget', type=float, default=480, help='gpu: start no case after this many seconds')
+    ap.add_argument('--work', type=Path, help='gpu: where `artdiff train` writes its run (default: a temporary folder)')
     a = ap.parse_args()
-    rows = estimate() if a.mode == 'estimate' else gpu(a.quick)
-    record(rows); print(machine(), commit()); table(rows)
+    if a.mode == 'estimate': rows = estimate(); record(rows)
+    else: rows = gpu(a.quick, a.budget, a.work or Path(tempfile.mkdtemp()))
+    print(machine(), commit()); table(rows)
