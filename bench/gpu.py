@@ -78,8 +78,8 @@ def estimate():
                      note=f"{p / 1e6:.0f} M parameters, {gflop:.0f} GFLOP per image forward + backward"))
     return rows
 
-def step_rate(cfg, precision: str, compiled: bool, bs: int, steps: int = 30, feed=None) -> tuple[float, float]:
-    "Images/s and peak GB of training steps on the GPU (synthetic batches, or batches from `feed`)."
+def trainer(cfg, precision: str, compiled: bool, bs: int):
+    "A function `(feed, steps) -> (images/s, peak GB)` that times training steps of one model on the GPU, built once."
     from artdiff_nb.learner import autocast_dtype
     dev = torch.device('cuda')
     model = make_model(cfg, VOCAB).to(dev).to(memory_format=torch.channels_last)
@@ -87,17 +87,20 @@ def step_rate(cfg, precision: str, compiled: bool, bs: int, steps: int = 30, fee
     opt = torch.optim.AdamW(model.parameters(), 1e-4, fused=True)
     dt = autocast_dtype(precision, dev)
     scaler = torch.amp.GradScaler('cuda', enabled=dt == torch.float16)
-    torch.cuda.reset_peak_memory_stats(); fixed = batch(cfg, bs, dev)
-    def one():
+    fixed = batch(cfg, bs, dev)
+    def one(feed):
         x, t, ids = (b.to(dev, non_blocking=True) for b in next(feed)) if feed is not None else fixed
         with torch.autocast('cuda', dtype=dt or torch.float32, enabled=dt is not None):
             loss = model(x, t, ids).float().square().mean()
         scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); opt.zero_grad(set_to_none=True)
-    for _ in range(5): one()                               # compile, cudnn autotune
-    torch.cuda.synchronize(); t0 = time.perf_counter()
-    for _ in range(steps): one()
-    torch.cuda.synchronize()
-    return steps * bs / (time.perf_counter() - t0), torch.cuda.max_memory_allocated() / 1e9
+    def rate(feed=None, steps: int = 30) -> tuple[float, float]:
+        torch.cuda.reset_peak_memory_stats()
+        for _ in range(5): one(feed)                       # compile, cudnn autotune, the feed's workers start
+        torch.cuda.synchronize(); t0 = time.perf_counter()
+        for _ in range(steps): one(feed)
+        torch.cuda.synchronize()
+        return steps * bs / (time.perf_counter() - t0), torch.cuda.max_memory_allocated() / 1e9
+    return rate
 
 def shards(n: int = 384) -> Path:
     "WikiArt-shaped rows (long side 1,200-1,400 px, JPEG) prepared once into 128 px shards, as `artdiff prepare` writes them."
@@ -119,43 +122,52 @@ def data_feed(path: Path, bs: int, workers: int):
             yield x, torch.randint(0, 1000, (len(x),)), ids.clamp(max=VOCAB - 1)
     finally: s.close()
 
-def measured(case: str, precision: str, compiled: bool, bs: int, cfg, feed=None) -> dict:
-    "One row: the step rate of one setting, or what stopped it (out of memory is an answer, not a failure)."
+def measured(precision: str, compiled: bool, bs: int, cfg, feeds: dict = {}) -> list[dict]:
+    """Rows for one setting: its step on synthetic batches, then the same model fed by each of `feeds` (name: a function
+    making the feed), or what stopped it (out of memory is an answer, not a failure)."""
     import gc
-    row = dict(case=case, precision=precision, compile='on' if compiled else 'off', batch=bs)
-    try:
-        r, peak = step_rate(cfg, precision, compiled, bs, feed=feed)
-        row.update(images_per_s=round(r), peak_gb=round(peak, 1))
-    except torch.OutOfMemoryError: row['note'] = f"out of memory ({torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB)"
-    except Exception as e: row['note'] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-    finally:
-        if feed is not None: feed.close()
-        gc.collect(); torch.cuda.empty_cache()
-        if compiled: torch._dynamo.reset()
-    return row
+    rows, rate = [], None
+    for name, make in {'synthetic batches': None, **feeds}.items():
+        row, feed = dict(case=f'training step, {name}', precision=precision, compile='on' if compiled else 'off', batch=bs), None
+        try:
+            rate = rate or trainer(cfg, precision, compiled, bs)
+            feed = make and make()
+            r, peak = rate(feed)
+            row.update(images_per_s=round(r), peak_gb=round(peak, 1))
+        except torch.OutOfMemoryError: row['note'] = f"out of memory ({torch.cuda.get_device_properties(0).total_memory / 2**30:.0f} GiB)"
+        except Exception as e: row['note'] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        finally:
+            if feed is not None: feed.close()
+        rows.append(row)
+        if 'images_per_s' not in row: break                # a setting that does not fit is not fed
+    del rate; gc.collect(); torch.cuda.empty_cache()
+    if compiled: torch._dynamo.reset()
+    return rows
 
 def gpu(quick: bool, budget: float, work: Path):
-    """The cases in order of what a GPU user needs first, each recorded as it ends, none started after `budget` seconds:
-    the preset's own setting, the other precisions, the data engine feeding it, compile, `artdiff train`, then the rest."""
+    """The settings in order of what a GPU user needs first, each recorded as it ends, none started after `budget`
+    seconds: the preset's own (bf16, compiled, batch 128) on synthetic batches and then fed from prepared shards by 2, 4
+    and every core's decode workers (is the GPU waiting?); the same without compile and the other precisions; two GPUs
+    when there are two; `artdiff train`; then the rest."""
     cfg, t0, rows = load_preset('wikiart-128'), time.perf_counter(), []
-    synth = lambda p, c, b: lambda: measured('training step, synthetic batches', p, c, b, cfg)
-    prepared = []                                          # the shards, written by the first case that reads them
+    prepared = []                                          # the shards, written once, when first read
     def fed(w):
-        def go():
+        def make():
             if not prepared: prepared.append(shards())
-            return measured(f'training step fed from prepared shards, {w} decode workers', 'bf16-mixed', False, 128, cfg,
-                            feed=data_feed(prepared[0], 128, w))
-        return go
-    cases = [synth('bf16-mixed', False, 128), synth('bf16-mixed', False, 64), synth('16-mixed', False, 128),
-             synth('32-true', False, 64), synth('32-true', False, 128)]
+            return data_feed(prepared[0], 128, w)
+        return make
+    feeds = {f'fed from prepared shards, {w} decode workers': fed(w) for w in (2, 4, os.cpu_count())}
+    synth = lambda p, c, b, f={}: lambda: measured(p, c, b, cfg, f)
+    cases = [synth('bf16-mixed', True, 128, {} if quick else feeds), synth('bf16-mixed', False, 128), synth('bf16-mixed', False, 64),
+             synth('16-mixed', False, 64), synth('32-true', False, 64)]
     if not quick:
-        cases += [fed(w) for w in (2, 4, os.cpu_count())] + [synth('bf16-mixed', True, 128)]
-        if torch.cuda.device_count() >= 2: cases.append(lambda: train_run(2, 100, work))
-        cases += [lambda: train_run(1, 300, work), synth('bf16-mixed', True, 64), synth('16-mixed', True, 128),
-                  synth('16-mixed', False, 64), synth('32-true', True, 64)]
-    for case in cases:
-        if time.perf_counter() - t0 > budget: print(f"budget of {budget:.0f} s spent: {len(cases) - len(rows)} case(s) left", flush=True); break
-        rows.append(case()); record(rows[-1:]); print(rows[-1], flush=True)
+        if torch.cuda.device_count() >= 2: cases.append(lambda: [train_run(2, 100, work)])
+        cases += [lambda: [train_run(1, 300, work)], synth('16-mixed', True, 128), synth('bf16-mixed', True, 64),
+                  synth('32-true', True, 64), synth('16-mixed', False, 128), synth('32-true', False, 128)]
+    for i, case in enumerate(cases):
+        if time.perf_counter() - t0 > budget: print(f"budget of {budget:.0f} s spent: {len(cases) - i} setting(s) left", flush=True); break
+        new = case(); rows += new; record(new)
+        for r in new: print(r, flush=True)
     return rows
 
 def train_run(devices: int, steps: int, work: Path) -> dict:
@@ -180,7 +192,7 @@ def table(rows):
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('mode', nargs='?', choices=('gpu', 'estimate'), default='gpu' if torch.cuda.is_available() else 'estimate')
-    ap.add_argument('--quick', action='store_true', help='gpu: the precisions without compile only')
+    ap.add_argument('--quick', action='store_true', help='gpu: the settings on synthetic batches only (no data feed, no artdiff train)')
     ap.add_argument('--budget', type=float, default=480, help='gpu: start no case after this many seconds')
     ap.add_argument('--work', type=Path, help='gpu: where `artdiff train` writes its run (default: a temporary folder)')
     a = ap.parse_args()
