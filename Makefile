@@ -28,10 +28,13 @@ demo: $(STAMP)
 sheet: $(STAMP)
 	$(BIN)/artdiff sheet --out runs/procart_sheet.png
 
+# Notebooks run two at once, one thread each (never oversubscribed); pytest a test file per core (exit 5: none collected).
+# Everything they write to the temporary folder goes in one scratch folder, removed at the end, pass or fail.
 test: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2  # one thread each: two notebooks at once on two cores, never oversubscribed
-	$(BIN)/nbdev-test index.ipynb
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc  # a test file per core
+	@scratch=$$(mktemp -d -t artdiff-test-XXXXXX); trap 'rm -rf "$$scratch"' EXIT; export TMPDIR="$$scratch"; set -x; \
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 && $(BIN)/nbdev-test index.ipynb || exit $$?; \
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
 export: $(STAMP)
 	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(BIN)/nbdev-clean --fname index.ipynb && $(BIN)/python tools/readme.py

@@ -13,8 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SRC, SITE = ROOT / '_site_src', ROOT / 'site'
 SITE_URL = 'https://artdiff.github.io/artdiff_nb/'
-GROUPS = [('Diffusion', ('01', '02', '03', '04', '05', '09', '10', '11', '12', '13', '14', '15', '23', '26', '27', '29', '50')),
-          ('Engineering', ('00', '20', '21', '22', '24', '25', '28', '30', '31', '40', '90'))]   # the diffusion chapters first; modules import in number order
+GROUPS = [('Diffusion', range(0, 50)), ('Engineering', range(50, 100))]   # by the notebooks' numbers: the diffusion chapters first
 PAGES = [('Tutorial', 'tutorial.md'), ('How it works: one caption', 'how-it-works.ipynb'), ('The playground, in pictures', 'playground-tour.ipynb'), ('Benchmarks', 'benchmarks.md'),
          ('CLI reference', 'cli-reference.md'), ('WikiArt on a GPU', 'wikiart-gpu.md')]
 
@@ -68,8 +67,11 @@ def _executed(path: Path) -> dict:
     "A page written as a notebook, run in a real kernel with its widgets' state saved, so that the site can draw them."
     import nbformat
     from nbclient import NotebookClient
+    import tempfile
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=900, kernel_name='python3', store_widget_state=True, resources={'metadata': {'path': str(ROOT)}}).execute()
+    with tempfile.TemporaryDirectory(prefix='artdiff-site-') as scratch:    # the pages' scratch folders go with it
+        NotebookClient(nb, timeout=900, kernel_name='python3', store_widget_state=True,
+                       resources={'metadata': {'path': str(ROOT)}}).execute(env={**os.environ, 'TMPDIR': scratch})
     return _fix(json.loads(nbformat.writes(nb)), widgets=True)
 
 def _cli_page() -> str:
@@ -150,10 +152,10 @@ def build(serve: bool = False) -> Path:
     for c in index['cells']:
         if c['cell_type'] == 'markdown': c['source'] = fill(''.join(c['source']), figs)
     (SRC / 'index.ipynb').write_text(json.dumps(index))
-    for group, prefixes in GROUPS:
+    for group, numbers in GROUPS:
         items = []
         for nb in nbs:
-            if nb.stem[:2] in prefixes:
+            if int(re.match(r'\d+', nb.stem).group()) in numbers:
                 d = _fix(json.loads(nb.read_text()))
                 (SRC / f'{doc_name(nb)}.ipynb').write_text(json.dumps(d))
                 title = next((l[2:] for c in d['cells'] if c['cell_type'] == 'markdown' for l in ''.join(c['source']).splitlines() if l.startswith('# ')), doc_name(nb))

@@ -1,10 +1,9 @@
 """Reproduce the autoencoder shipped as `artdiff_nb/weights/procart_ae.safetensors` (the name `procart-ae`).
 
-Trains `ArtAutoencoder` on fresh 128 px paintings of the painter with `train_autoencoder`'s defaults (seeded) but the critic's
-perceptual term at weight 0.5, as the shipped weights were made (`--perceptual 0`, `train_autoencoder`'s own default, keeps
-more: see bench/README.md), measures what it keeps on 270 held-out paintings (the art critic's fidelity per field on the
-reconstructions beside the originals, and the reconstruction error), and writes the weights with those figures and the
-training time in their metadata.
+Trains `ArtAutoencoder` on fresh 128 px paintings of the painter with `train_autoencoder`'s defaults (seeded; no perceptual
+term: `--perceptual 0.5` trains the earlier recipe, which keeps less, see bench/README.md), measures what it keeps on 270
+held-out paintings (the art critic's fidelity per field on the reconstructions beside the originals, and the reconstruction
+error), and writes the weights with those figures and the training time in their metadata.
 Run: `.venv/bin/python tools/train_autoencoder.py [--out PATH]`.
 """
 import argparse, time
@@ -24,5 +23,5 @@ def main(out=None, **kw):
 
 if __name__ == '__main__':
     ap = argparse.ArgumentParser(); ap.add_argument('--out'); ap.add_argument('--epochs', type=int, default=3)
-    ap.add_argument('--n', type=int, default=14_000); ap.add_argument('--perceptual', type=float, default=0.5); a = ap.parse_args()
+    ap.add_argument('--n', type=int, default=14_000); ap.add_argument('--perceptual', type=float, default=0.0); a = ap.parse_args()
     main(a.out, epochs=a.epochs, n=a.n, perceptual=a.perceptual)
