@@ -24,10 +24,14 @@ H100_BF16_TFLOPS, MFU = 989, 0.4          # dense bf16 peak, and a utilisation a
 GFLOP_PER_IMAGE = 651                     # wikiart-128, forward and backward (nbs/28_distributed.ipynb, train_gflop_per_image)
 
 def machine() -> str:
+    "The GPU(s) where there are any (`bench/gpu.py`), else the CPU and its cores."
+    if torch.cuda.is_available(): return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
     cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
     return f"{cpu}, {os.cpu_count()} cores"
 
 def commit() -> str:
+    "The checkout's commit; `BENCH_COMMIT` names it where the tree travelled without its history (a lent GPU machine)."
+    if os.environ.get('BENCH_COMMIT'): return os.environ['BENCH_COMMIT']
     r = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=Path(__file__).parent)
     return r.stdout.strip() or 'unknown'
 

@@ -11,7 +11,7 @@ keeps up, in under 10 minutes.
   leaves its first answers. A setting that runs out of memory is recorded as such.
 
 Results go to bench/results/gpu.csv (machine, date, commit); the markdown table is printed for bench/README.md and the GPU page."""
-import argparse, csv, datetime, os, platform, subprocess, sys, tempfile, time
+import argparse, csv, os, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import torch
@@ -19,30 +19,14 @@ import torch
 from artdiff_nb.config import load_preset
 from artdiff_nb.pipeline import make_model
 from artdiff_nb.unet import n_params, train_gflop_per_image
+from data import commit, machine, record as _record       # bench/data.py: one results writer, stamped alike
 
 RESULTS = Path(__file__).parent / 'results' / 'gpu.csv'
 FIELDS = ('machine', 'date', 'commit', 'case', 'precision', 'compile', 'batch', 'images_per_s', 'peak_gb', 'note')
 H100_BF16_TFLOPS, MFU = 989, 0.4
 VOCAB = 4000
 
-def machine() -> str:
-    if torch.cuda.is_available(): return f"{torch.cuda.get_device_name(0)} x{torch.cuda.device_count()}"
-    cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
-    return f"{cpu}, {os.cpu_count()} cores (no GPU)"
-
-def commit() -> str:
-    "The checkout's commit; `BENCH_COMMIT` names it where the tree travelled without its history (a lent GPU machine)."
-    if os.environ.get('BENCH_COMMIT'): return os.environ['BENCH_COMMIT']
-    r = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=Path(__file__).parent)
-    return r.stdout.strip() or 'unknown'
-
-def record(rows: list[dict]) -> None:
-    stamp = dict(machine=machine(), date=datetime.date.today().isoformat(), commit=commit())
-    new = not RESULTS.exists()
-    with open(RESULTS, 'a', newline='') as f:
-        w = csv.DictWriter(f, FIELDS)
-        if new: w.writeheader()
-        for r in rows: w.writerow({**stamp, **{k: r.get(k, '') for k in FIELDS if k not in stamp}})
+def record(rows: list[dict]) -> None: _record(RESULTS, FIELDS, rows)
 
 def batch(cfg, n: int, device):
     x = torch.randn(n, 3, cfg.unet.image_size, cfg.unet.image_size, device=device)
