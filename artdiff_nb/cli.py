@@ -34,8 +34,8 @@ def _captions(a) -> list[str]:
     return caps
 
 def _pipeline(a):
-    "The model of `--model-path` on `--device`, with the allocator set for a command that samples (core's `retain_freed_memory`)."
-    from artdiff_nb.core import retain_freed_memory
+    "The model of `--model-path` on `--device`, with the allocator set for a command that samples (the Learner's `retain_freed_memory`)."
+    from artdiff_nb.learner import retain_freed_memory
     from artdiff_nb.pipeline import ArtDiffPipeline
     retain_freed_memory()
     return ArtDiffPipeline.from_pretrained(a.model_path, device=a.device)

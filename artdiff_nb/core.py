@@ -1,4 +1,4 @@
-"""Small foundations every module shares: argument checks that fail with one clear line, the one way files are written so that a crash never leaves half of one, and memory that a training step reuses instead of faulting in again.
+"""Before the first chapter, the four small helpers every module uses: argument checks that fail with one clear line, files written whole or not at all, the device, and the dtype weights are kept in.
 
 Docs: https://artdiff.github.io/artdiff_nb/core.html.md"""
 
@@ -6,13 +6,13 @@ Docs: https://artdiff.github.io/artdiff_nb/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #a59e9a9f
 from __future__ import annotations
-import contextlib, ctypes, math, os, platform
+import contextlib, math, os
 from numbers import Integral, Real
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['InvalidArgument', 'InvalidArgumentType', 'check_int', 'check_float', 'check_choice', 'atomic_write', 'pick_device',
-           'cast_floats', 'die_with_parent', 'retain_freed_memory']
+           'cast_floats']
 
 # %% ../nbs/00_core.ipynb #d08fd26d
 class InvalidArgument(ValueError):
@@ -78,31 +78,3 @@ def pick_device(name='auto'):
 def cast_floats(state: dict, dtype) -> dict:
     "State dict `state` as contiguous CPU tensors with its floating-point ones cast to `dtype`: what a weights file holds."
     return {k: (v.detach().to('cpu', dtype) if v.is_floating_point() else v.detach().cpu()).contiguous() for k, v in state.items()}
-
-# %% ../nbs/00_core.ipynb #bf405d43
-def die_with_parent() -> None:
-    "Have the kernel kill this process when its parent dies (Linux's PR_SET_PDEATHSIG); exit now if the parent is already gone."
-    if platform.system() != 'Linux': return
-    parent = os.getppid()
-    try: ctypes.CDLL(None, use_errno=True).prctl(1, 9)               # PR_SET_PDEATHSIG, SIGKILL
-    except (OSError, AttributeError): return
-    if os.getppid() != parent: os._exit(1)                          # the parent died before the request: nothing would kill us
-
-# %% ../nbs/00_core.ipynb #68c9787d
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3     # mallopt's parameter numbers, from glibc's malloc.h
-_RETAINED = False
-
-def retain_freed_memory(block_limit: int = 32 << 20) -> bool:
-    """Have glibc's malloc keep freed blocks up to `block_limit` bytes (32 MB, its maximum) for reuse and never trim its heap,
-    so that each training step or sampling call reuses the last one's memory instead of faulting it in again.
-    Process-wide and idempotent; True where it applies (Linux with glibc), False elsewhere or with the environment variable
-    `ARTDIFF_RETAIN_MEMORY=0`, where nothing changes."""
-    global _RETAINED
-    block_limit = check_int('block_limit', block_limit, min=0, max=32 << 20)
-    if _RETAINED: return True
-    if os.environ.get('ARTDIFF_RETAIN_MEMORY', '1') == '0': return False
-    if platform.system() != 'Linux' or platform.libc_ver()[0] != 'glibc': return False
-    try: libc = ctypes.CDLL('libc.so.6')
-    except OSError: return False
-    _RETAINED = bool(libc.mallopt(_M_MMAP_THRESHOLD, block_limit) and libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
-    return _RETAINED

@@ -1,7 +1,7 @@
 """Training and sampling with glibc's default malloc against `retain_freed_memory`, in one run, as ratios.
 
 - reference: glibc's defaults (`ARTDIFF_RETAIN_MEMORY=0`): large freed blocks go back to the system after every step;
-- ours: `artdiff_nb.core.retain_freed_memory`, which `train`, `diffusion_learner` and every `artdiff` command call: freed blocks up
+- ours: `artdiff_nb.learner.retain_freed_memory`, which `train`, `diffusion_learner` and every `artdiff` command call: freed blocks up
   to 32 MB stay in the heap for the next step.
 
 Each measurement runs in a fresh process (the setting lasts for the life of a process), the two sides alternated, `--rounds`
@@ -34,7 +34,7 @@ def work_train(steps: int) -> dict:
     return dict(images_per_s=loop_rate(cfg, steps), **_costs(since, steps * cfg.data.batch_size))
 
 def work_sample(n: int) -> dict:
-    from artdiff_nb.core import retain_freed_memory
+    from artdiff_nb.learner import retain_freed_memory
     from artdiff_nb.pipeline import ArtDiffPipeline
     from artdiff_nb.procart import sample_painting
     retain_freed_memory()                                            # as `artdiff generate` does (it does nothing with ARTDIFF_RETAIN_MEMORY=0)

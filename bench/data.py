@@ -21,7 +21,7 @@ from artdiff_nb.data import BatchStream
 RESULTS = Path(__file__).parent / 'results' / 'data.csv'
 FIELDS = ('machine', 'date', 'commit', 'case', 'size', 'cores', 'images_per_s', 'per_core', 'ratio_to_limit', 'note')
 H100_BF16_TFLOPS, MFU = 989, 0.4          # dense bf16 peak, and a utilisation a convolutional UNet commonly reaches (assumed)
-GFLOP_PER_IMAGE = 651                     # wikiart-128, forward and backward (nbs/28_distributed.ipynb, train_gflop_per_image)
+GFLOP_PER_IMAGE = 651                     # wikiart-128, forward and backward (nbs/53_distributed.ipynb, train_gflop_per_image)
 
 def machine() -> str:
     "The GPU(s) where there are any (`bench/gpu.py`), else the CPU and its cores."

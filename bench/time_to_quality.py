@@ -48,7 +48,7 @@ from safetensors import safe_open
 from artdiff_nb.captions import CaptionTokenizer
 from artdiff_nb.callbacks import EMACallback
 from artdiff_nb.config import load_preset
-from artdiff_nb.core import retain_freed_memory
+from artdiff_nb.learner import retain_freed_memory
 from artdiff_nb.data import BatchStream, validation_samples
 from artdiff_nb.encoder import CaptionEncoder, drop_captions
 from artdiff_nb.critic import SCORED

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from artdiff_nb.config import load_preset
-from artdiff_nb.core import retain_freed_memory
+from artdiff_nb.learner import retain_freed_memory
 from artdiff_nb.pipeline import make_model
 
 class DiffusersDenoiser(torch.nn.Module):

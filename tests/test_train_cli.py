@@ -106,7 +106,7 @@ def test_set_device_and_precision_override_the_files(tmp_path):
     cfg = yaml.safe_load((out / 'config.yaml').read_text())
     assert (cfg['device'], cfg['precision'], cfg['data']['batch_size'], cfg['checkpoint_interval']) == ('cpu', '32-true', 4, 2)
     for extra, msg in [(['--set', 'globals.basic_experiment.batch_sise=4'], "unknown key 'basic_experiment.batch_sise' (did you mean 'batch_size'?)"),
-                       (['--device', 'tpu'], "unknown device 'tpu'"), (['--precision', 'fp8'], "invalid choice: 'fp8'")]:   # the rest: nbs/24_config
+                       (['--device', 'tpu'], "unknown device 'tpu'"), (['--precision', 'fp8'], "invalid choice: 'fp8'")]:   # the rest: nbs/21_config
         r = artdiff('train', '--preset', 'tiny', '--output-folder', tmp_path / 'bad', *extra)
         assert r.returncode == 2 and msg in r.stderr and len(r.stderr.strip().splitlines()) == 1, (extra, r.stderr)
         assert not (tmp_path / 'bad').exists()

@@ -13,8 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SRC, SITE = ROOT / '_site_src', ROOT / 'site'
 SITE_URL = 'https://artdiff.github.io/artdiff_nb/'
-GROUPS = [('Diffusion', ('01', '02', '03', '04', '05', '09', '10', '11', '12', '13', '14', '15', '23', '26', '27', '29', '50')),
-          ('Engineering', ('00', '20', '21', '22', '24', '25', '28', '30', '31', '40', '90'))]   # the diffusion chapters first; modules import in number order
+GROUPS = [('Diffusion', range(0, 20)), ('Training a model', range(20, 50)), ('Engineering', range(50, 100))]   # by notebook number: reading order is import order
 PAGES = [('Tutorial', 'tutorial.md'), ('How it works: one caption', 'how-it-works.ipynb'), ('The playground, in pictures', 'playground-tour.ipynb'), ('Benchmarks', 'benchmarks.md'),
          ('CLI reference', 'cli-reference.md'), ('WikiArt on a GPU', 'wikiart-gpu.md')]
 
@@ -153,10 +152,10 @@ def build(serve: bool = False) -> Path:
     for c in index['cells']:
         if c['cell_type'] == 'markdown': c['source'] = fill(''.join(c['source']), figs)
     (SRC / 'index.ipynb').write_text(json.dumps(index))
-    for group, prefixes in GROUPS:
+    for group, numbers in GROUPS:
         items = []
         for nb in nbs:
-            if nb.stem[:2] in prefixes:
+            if int(nb.stem[:2]) in numbers:
                 d = _fix(json.loads(nb.read_text()))
                 (SRC / f'{doc_name(nb)}.ipynb').write_text(json.dumps(d))
                 title = next((l[2:] for c in d['cells'] if c['cell_type'] == 'markdown' for l in ''.join(c['source']).splitlines() if l.startswith('# ')), doc_name(nb))
