@@ -317,16 +317,16 @@ class MemoryBatches(IterableDataset):
     (a pass's last, incomplete batch is left out). `pos` counts the batches served."""
     def __init__(self, examples: Sequence, tok: CaptionTokenizer, bs: int, seed: int = 0):
         self.examples, self.tok = list(examples), tok
-        self.bs, self.seed, self.pos = check_int('bs', bs, min=1), check_int('seed', seed, min=0), 0
+        self.bs, self.seed, self.pos, self._pass = check_int('bs', bs, min=1), check_int('seed', seed, min=0), 0, None
         if len(self.examples) < self.bs: raise ValueError(f"{len(self.examples)} examples cannot fill a batch of {self.bs}")
 
     def __iter__(self): return self
 
     def __next__(self):
         e, i = divmod(self.pos, len(self.examples) // self.bs)
+        if e != self._pass: self._order, self._pass = np.random.default_rng([self.seed, e]).permutation(len(self.examples)), e
         self.pos += 1
-        order = np.random.default_rng([self.seed, e]).permutation(len(self.examples))[i * self.bs:(i + 1) * self.bs]
-        return collate([self.examples[k] for k in order], self.tok)
+        return collate([self.examples[k] for k in self._order[i * self.bs:(i + 1) * self.bs]], self.tok)
 
     def close(self) -> None: "Nothing to stop: here so that any training loader's dataset can be closed."
 

@@ -15,8 +15,7 @@ import numpy as np
 import torch
 
 from artdiff_nb.config import load_preset
-from artdiff_nb.learner import retain_freed_memory
-from artdiff_nb.learner import collate
+from artdiff_nb.learner import collate, retain_freed_memory
 from artdiff_nb.learner import diffusion_loss, sample_timesteps
 from artdiff_nb.runfolder import read_log
 from artdiff_nb.sources import ProcArtSource
